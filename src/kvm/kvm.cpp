@@ -1,0 +1,275 @@
+// KVM ioctl wrappers.
+#include "kvm/kvm.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace moat::kvm {
+
+namespace {
+
+// ioctl taking a pointer argument, retried on EINTR where the call is restartable.
+template <typename T>
+int xioctl(int fd, unsigned long req, T* arg)
+{
+    int r;
+    do r = ::ioctl(fd, req, arg);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+int xioctl(int fd, unsigned long req, unsigned long arg)
+{
+    int r;
+    do r = ::ioctl(fd, req, arg);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+}  // namespace
+
+Result<Kvm> Kvm::open(const char* path)
+{
+    base::UniqueFd fd(::open(path, O_RDWR | O_CLOEXEC));
+    if (!fd.valid()) return fail_errno("open /dev/kvm");
+    return from_fd(std::move(fd));
+}
+
+Result<Kvm> Kvm::from_fd(base::UniqueFd fd)
+{
+    if (xioctl(fd.get(), KVM_GET_API_VERSION, 0UL) != KVM_API_VERSION)
+        return fail(Errc::Unsupported, "KVM API version is not 12");
+    return Kvm(std::move(fd));
+}
+
+int Kvm::check_extension(unsigned cap) const
+{
+    int r = xioctl(m_fd.get(), KVM_CHECK_EXTENSION, static_cast<unsigned long>(cap));
+    return r < 0 ? 0 : r;
+}
+
+std::uint32_t Kvm::max_vcpus() const
+{
+    int n = check_extension(KVM_CAP_MAX_VCPUS);
+    if (n <= 0) n = check_extension(KVM_CAP_NR_VCPUS);
+    if (n <= 0) n = 4;  // KVM's documented default when neither capability answers
+    return static_cast<std::uint32_t>(n);
+}
+
+Result<std::vector<kvm_cpuid_entry2>> Kvm::supported_cpuid() const
+{
+    // kvm_cpuid2 ends in a flexible array; size the buffer for KVM's maximum entry count.
+    constexpr std::uint32_t k_max = 256;
+    const std::size_t bytes = sizeof(kvm_cpuid2) + k_max * sizeof(kvm_cpuid_entry2);
+    auto buf = std::make_unique<std::byte[]>(bytes);
+    // SAFETY: buf is large and aligned enough (operator new aligns for any scalar type).
+    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
+    c->nent = k_max;
+    if (xioctl(m_fd.get(), KVM_GET_SUPPORTED_CPUID, c) < 0) return fail_errno("KVM_GET_SUPPORTED_CPUID");
+    return std::vector<kvm_cpuid_entry2>(c->entries, c->entries + c->nent);
+}
+
+Result<Vm> Kvm::create_vm() const
+{
+    int run_size = xioctl(m_fd.get(), KVM_GET_VCPU_MMAP_SIZE, 0UL);
+    if (run_size < static_cast<int>(sizeof(kvm_run))) return fail_errno("KVM_GET_VCPU_MMAP_SIZE");
+    base::UniqueFd fd(xioctl(m_fd.get(), KVM_CREATE_VM, 0UL));
+    if (!fd.valid()) return fail_errno("KVM_CREATE_VM");
+    return Vm(std::move(fd), static_cast<std::size_t>(run_size));
+}
+
+Result<void> Vm::unchecked_set_user_memory_region(const memory::KvmRegion& r)
+{
+    kvm_userspace_memory_region region{};
+    region.slot = r.slot;
+    region.guest_phys_addr = r.guest_phys_addr;
+    region.memory_size = r.size;
+    region.userspace_addr = r.userspace_addr;
+    if (xioctl(m_fd.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return fail_errno("KVM_SET_USER_MEMORY_REGION");
+    return {};
+}
+
+Result<void> Vm::map_memory(const memory::GuestMemory& mem)
+{
+    // SAFETY: the regions come from a live GuestMemory, which outlives the VM (the VMM owns
+    // both and destroys the VM first).
+    for (const auto& r : mem.kvm_regions()) MOAT_TRY(unchecked_set_user_memory_region(r));
+    return {};
+}
+
+Result<void> Vm::create_irqchip()
+{
+    if (xioctl(m_fd.get(), KVM_CREATE_IRQCHIP, 0UL) < 0) return fail_errno("KVM_CREATE_IRQCHIP");
+    return {};
+}
+
+Result<void> Vm::create_pit()
+{
+    kvm_pit_config cfg{};
+    cfg.flags = KVM_PIT_SPEAKER_DUMMY;  // port 0x61 answered in the kernel
+    if (xioctl(m_fd.get(), KVM_CREATE_PIT2, &cfg) < 0) return fail_errno("KVM_CREATE_PIT2");
+    return {};
+}
+
+Result<void> Vm::set_tss_addr(std::uint64_t addr)
+{
+    if (xioctl(m_fd.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(addr)) < 0)
+        return fail_errno("KVM_SET_TSS_ADDR");
+    return {};
+}
+
+Result<void> Vm::set_identity_map_addr(std::uint64_t addr)
+{
+    std::uint64_t a = addr;
+    if (xioctl(m_fd.get(), KVM_SET_IDENTITY_MAP_ADDR, &a) < 0) return fail_errno("KVM_SET_IDENTITY_MAP_ADDR");
+    return {};
+}
+
+Result<Vcpu> Vm::create_vcpu(std::uint32_t id)
+{
+    base::UniqueFd fd(xioctl(m_fd.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(id)));
+    if (!fd.valid()) return fail_errno("KVM_CREATE_VCPU");
+    auto run = MOAT_TRY(base::Mapping::shared(fd.get(), m_run_size));
+    return Vcpu(id, std::move(fd), std::move(run));
+}
+
+Result<void> Vm::add_ioeventfd(int fd, std::uint64_t addr, std::uint32_t len, bool pio,
+                               std::optional<std::uint64_t> datamatch)
+{
+    kvm_ioeventfd e{};
+    e.addr = addr;
+    e.len = len;
+    e.fd = fd;
+    if (pio) e.flags |= KVM_IOEVENTFD_FLAG_PIO;
+    if (datamatch) {
+        e.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+        e.datamatch = *datamatch;
+    }
+    if (xioctl(m_fd.get(), KVM_IOEVENTFD, &e) < 0) return fail_errno("KVM_IOEVENTFD");
+    return {};
+}
+
+Result<void> Vm::add_irqfd(int fd, std::uint32_t gsi)
+{
+    kvm_irqfd i{};
+    i.fd = static_cast<std::uint32_t>(fd);
+    i.gsi = gsi;
+    if (xioctl(m_fd.get(), KVM_IRQFD, &i) < 0) return fail_errno("KVM_IRQFD");
+    return {};
+}
+
+Result<void> Vcpu::run()
+{
+    if (::ioctl(m_fd.get(), KVM_RUN, 0) < 0) {
+        if (errno == EINTR) {
+            run_state().exit_reason = KVM_EXIT_INTR;
+            return {};
+        }
+        return fail_errno("KVM_RUN");
+    }
+    return {};
+}
+
+std::span<std::byte> Vcpu::io_data() const
+{
+    const kvm_run& r = run_state();
+    std::uint64_t len = std::uint64_t{r.io.size} * r.io.count;
+    if (r.io.data_offset > m_run.size() || len > m_run.size() - r.io.data_offset) return {};
+    // SAFETY: [data_offset, data_offset + len) was just checked to lie inside the mapping.
+    return {static_cast<std::byte*>(m_run.addr()) + r.io.data_offset, static_cast<std::size_t>(len)};
+}
+
+std::span<std::byte> Vcpu::mmio_data() const
+{
+    kvm_run& r = run_state();
+    std::size_t len = std::min<std::size_t>(r.mmio.len, sizeof r.mmio.data);
+    // SAFETY: mmio.data is an 8-byte array inside kvm_run; len is clamped to it.
+    return {reinterpret_cast<std::byte*>(r.mmio.data), len};
+}
+
+Result<kvm_regs> Vcpu::get_regs() const
+{
+    kvm_regs r{};
+    if (xioctl(m_fd.get(), KVM_GET_REGS, &r) < 0) return fail_errno("KVM_GET_REGS");
+    return r;
+}
+
+Result<void> Vcpu::set_regs(const kvm_regs& r)
+{
+    kvm_regs copy = r;
+    if (xioctl(m_fd.get(), KVM_SET_REGS, &copy) < 0) return fail_errno("KVM_SET_REGS");
+    return {};
+}
+
+Result<kvm_sregs> Vcpu::get_sregs() const
+{
+    kvm_sregs s{};
+    if (xioctl(m_fd.get(), KVM_GET_SREGS, &s) < 0) return fail_errno("KVM_GET_SREGS");
+    return s;
+}
+
+Result<void> Vcpu::set_sregs(const kvm_sregs& s)
+{
+    kvm_sregs copy = s;
+    if (xioctl(m_fd.get(), KVM_SET_SREGS, &copy) < 0) return fail_errno("KVM_SET_SREGS");
+    return {};
+}
+
+Result<void> Vcpu::set_fpu(const kvm_fpu& f)
+{
+    kvm_fpu copy = f;
+    if (xioctl(m_fd.get(), KVM_SET_FPU, &copy) < 0) return fail_errno("KVM_SET_FPU");
+    return {};
+}
+
+Result<void> Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries)
+{
+    const std::size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
+    auto buf = std::make_unique<std::byte[]>(bytes);
+    // SAFETY: buf holds the header plus entries.size() entries.
+    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
+    c->nent = static_cast<std::uint32_t>(entries.size());
+    std::memcpy(c->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+    if (xioctl(m_fd.get(), KVM_SET_CPUID2, c) < 0) return fail_errno("KVM_SET_CPUID2");
+    return {};
+}
+
+Result<void> Vcpu::set_msrs(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& msrs)
+{
+    const std::size_t bytes = sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry);
+    auto buf = std::make_unique<std::byte[]>(bytes);
+    // SAFETY: buf holds the header plus msrs.size() entries.
+    auto* m = reinterpret_cast<kvm_msrs*>(buf.get());
+    m->nmsrs = static_cast<std::uint32_t>(msrs.size());
+    for (std::size_t i = 0; i < msrs.size(); ++i) {
+        m->entries[i] = kvm_msr_entry{};
+        m->entries[i].index = msrs[i].first;
+        m->entries[i].data = msrs[i].second;
+    }
+    int n = xioctl(m_fd.get(), KVM_SET_MSRS, m);
+    if (n < 0) return fail_errno("KVM_SET_MSRS");
+    if (static_cast<std::size_t>(n) != msrs.size()) return fail(Errc::Unsupported, "KVM_SET_MSRS refused an MSR");
+    return {};
+}
+
+Result<kvm_lapic_state> Vcpu::get_lapic() const
+{
+    kvm_lapic_state l{};
+    if (xioctl(m_fd.get(), KVM_GET_LAPIC, &l) < 0) return fail_errno("KVM_GET_LAPIC");
+    return l;
+}
+
+Result<void> Vcpu::set_lapic(const kvm_lapic_state& l)
+{
+    kvm_lapic_state copy = l;
+    if (xioctl(m_fd.get(), KVM_SET_LAPIC, &copy) < 0) return fail_errno("KVM_SET_LAPIC");
+    return {};
+}
+
+}  // namespace moat::kvm

@@ -1,0 +1,78 @@
+// One virtual machine: builds it from already-open descriptors, runs its vCPU threads and
+// its device event loop, and reports how it ended.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace moat::vmm {
+
+enum class DiskAccess { ReadOnly, ReadWrite };
+
+struct DiskConfig {
+    base::UniqueFd file;  // opened O_RDONLY or O_RDWR to match `access`
+    DiskAccess access;
+    std::string id;       // what VIRTIO_BLK_T_GET_ID returns (at most 20 bytes used)
+};
+
+// Everything a VM is built from. Every file arrives as a descriptor: the VMM opens no path.
+struct VmConfig {
+    base::UniqueFd kvm;      // /dev/kvm
+    base::UniqueFd kernel;   // bzImage or ELF64
+    base::UniqueFd initrd;   // optional
+    std::string cmdline;
+    std::uint64_t mem_bytes = 0;
+    std::uint32_t vcpus = 1;
+    std::vector<DiskConfig> disks;
+    int console_in = -1;     // serial input source, or -1 for none (not owned)
+    int console_out = 1;     // serial output sink (not owned)
+    bool console_escape = false;  // Ctrl-A x on console_in stops the VM (interactive use)
+};
+
+enum class ExitReason {
+    PowerOff,       // ACPI S5
+    Reset,          // i8042 reset (reboot=k)
+    TripleFault,    // KVM_EXIT_SHUTDOWN
+    InternalError,  // KVM could not run the guest (emulation failure, failed entry, ...)
+    Signal,         // SIGINT/SIGTERM to the VMM
+    UserQuit,       // Ctrl-A x on an interactive console
+    HostError,      // a host system call failed while running
+};
+
+struct VmExit {
+    ExitReason reason;
+    int signal = 0;      // for Signal
+    std::string detail;  // for TripleFault, InternalError and HostError: what happened
+};
+
+const char* to_string(ExitReason r);
+
+// A built VM, ready to run. Not copyable; run() may be called once.
+class Machine final {
+public:
+    // Builds a VM; fails with the first error (bad kernel, too little memory, KVM refusal...).
+    // On failure `failed_input`, if given, names the input at fault: "kernel", "initrd",
+    // "memory", "disk N", or "" when it was none of them.
+    static Result<Machine> build(VmConfig config, std::string* failed_input = nullptr);
+    // Runs the VM to its end: the calling thread becomes the device event loop, and each vCPU
+    // gets a thread of its own. Returns after every vCPU thread has been joined.
+    VmExit run();
+
+    Machine(Machine&&) noexcept;
+    Machine& operator=(Machine&&) noexcept;
+    ~Machine();
+
+    struct State;  // defined in machine.cpp
+
+private:
+    explicit Machine(std::unique_ptr<State> s);
+    std::unique_ptr<State> m_state;
+};
+
+}  // namespace moat::vmm
