@@ -26,6 +26,11 @@ test-local: build
 test-lab: build
 	cd $(BUILD) && ctest --output-on-failure -L lab
 
+# Builds moat and the default guest, then boots it (in the test lab where the host's KVM
+# cannot boot Linux).
+demo: build
+	@scripts/demo $(BUILD)
+
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan CMAKE_FLAGS="-DMOAT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
