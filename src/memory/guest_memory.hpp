@@ -34,7 +34,11 @@ public:
         if (__builtin_add_overflow(m_raw, off, &r)) return std::nullopt;
         return GuestAddress(r);
     }
-    friend constexpr auto operator<=>(GuestAddress, GuestAddress) = default;
+    friend constexpr bool operator==(GuestAddress a, GuestAddress b) { return a.m_raw == b.m_raw; }
+    friend constexpr bool operator<(GuestAddress a, GuestAddress b) { return a.m_raw < b.m_raw; }
+    friend constexpr bool operator<=(GuestAddress a, GuestAddress b) { return a.m_raw <= b.m_raw; }
+    friend constexpr bool operator>(GuestAddress a, GuestAddress b) { return a.m_raw > b.m_raw; }
+    friend constexpr bool operator>=(GuestAddress a, GuestAddress b) { return a.m_raw >= b.m_raw; }
 
 private:
     std::uint64_t m_raw;

@@ -1,0 +1,83 @@
+// The virtio device interface a transport drives (virtio 1.2 §2, §3), and the interrupt line.
+//
+// Threading contract (the transport enforces it; see mmio.hpp for the locks):
+//  - device_id(), features(), queue_max_sizes() are constant after construction; any thread.
+//  - read_config()/write_config() run on vCPU threads under the transport's register lock,
+//    possibly while process_queue() runs on the event thread. A device whose config space changes
+//    at run time synchronises it itself; a constant config space needs nothing.
+//  - activate(), process_queue() and reset() are serialised by the transport's I/O lock.
+//    process_queue() runs on the event thread (or inline on a vCPU thread when no notify
+//    forwarder is installed); activate() and reset() run on the vCPU thread that wrote Status.
+//    activate() must not block; reset() may wait for in-flight I/O.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/result.hpp"
+#include "memory/guest_memory.hpp"
+#include "virtio/queue.hpp"
+
+namespace moat::virtio {
+
+// The guest interrupt a transport raises. The VMM implements it with an irqfd (edge
+// triggered). trigger() must be callable from any thread and must not block.
+class InterruptLine {
+public:
+    virtual ~InterruptLine() = default;
+    virtual void trigger() = 0;
+};
+
+// What an active device uses to reach the driver; implemented by the transport. Callable from
+// the thread running process_queue() (and any thread the device owns), but never from inside
+// activate() or reset().
+class DriverNotifier {
+public:
+    virtual ~DriverNotifier() = default;
+    // Used buffers are available: sets InterruptStatus bit 0 and triggers the line (§2.7.7).
+    virtual void notify_used() = 0;
+    // The config space changed: bumps ConfigGeneration, sets InterruptStatus bit 1 (§2.5.1).
+    virtual void notify_config_change() = 0;
+    // Guest fault the device cannot recover from: sets DEVICE_NEEDS_RESET (§2.1.2) and stops
+    // further queue processing until the driver resets the device.
+    virtual void device_needs_reset() = 0;
+};
+
+// What the transport hands over when the driver sets DRIVER_OK.
+struct ActivateContext {
+    const memory::GuestMemory& mem;  // outlives the device
+    std::uint64_t features;          // negotiated: a subset of Device::features()
+    // One entry per queue_max_sizes() entry; std::nullopt for a queue the driver left unready.
+    // The device owns the queues until reset().
+    std::vector<std::optional<Queue>> queues;
+    DriverNotifier& notifier;  // outlives the device
+};
+
+class Device {
+public:
+    virtual ~Device() = default;
+
+    // virtio 1.2 §5 device ID (2 = block).
+    virtual std::uint32_t device_id() const = 0;
+    // Offered feature bits; must include VIRTIO_F_VERSION_1 (modern only).
+    virtual std::uint64_t features() const = 0;
+    // Maximum size of each queue; the span's length is the number of queues.
+    virtual std::span<const std::uint16_t> queue_max_sizes() const = 0;
+
+    // Device-specific config space (§2.5). Bytes outside the config space read as zero and
+    // writes there are ignored.
+    virtual void read_config(std::uint64_t offset, std::span<std::byte> data) const = 0;
+    virtual void write_config(std::uint64_t offset, std::span<const std::byte> data) = 0;
+
+    // DRIVER_OK: start using the queues. An error makes the transport set NEEDS_RESET.
+    virtual Result<void> activate(ActivateContext ctx) = 0;
+    // The driver notified queue `index` (any index: the device ignores ones it does not have).
+    virtual void process_queue(std::uint32_t index) = 0;
+    // Back to the state before activate(): drop queues, forget negotiated features (§2.4).
+    virtual void reset() = 0;
+};
+
+}  // namespace moat::virtio
