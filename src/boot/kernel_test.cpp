@@ -1,0 +1,247 @@
+// Loading kernels and initrds into guest memory: placement, bss, and every refusal.
+#include "boot/kernel.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "boot/memory_map.hpp"
+#include "boot/test_images.hpp"
+#include "boot/x86_64/layout.hpp"
+
+using namespace moat;
+using namespace moat::boot;
+using moat::boot::test_images::BzImageSpec;
+using moat::boot::test_images::ElfSpec;
+using moat::boot::test_images::make_bzimage;
+using moat::boot::test_images::make_elf;
+using moat::boot::test_images::memfile;
+using moat::memory::GuestAddress;
+using moat::memory::GuestMemory;
+
+namespace {
+
+constexpr std::uint64_t k_mib = 1024 * 1024;
+
+GuestMemory guest(std::uint64_t bytes)
+{
+    auto specs = ram_regions(bytes);
+    auto m = GuestMemory::create(specs);
+    EXPECT_TRUE(m.has_value());
+    return std::move(m).value();
+}
+
+std::uint8_t byte_at(const GuestMemory& m, std::uint64_t addr)
+{
+    auto v = m.read_obj<std::uint8_t>(GuestAddress(addr));
+    EXPECT_TRUE(v.has_value());
+    return v.has_value() ? *v : 0;
+}
+
+std::vector<std::byte> bytes_of(std::size_t n, std::uint8_t v) { return std::vector<std::byte>(n, std::byte{v}); }
+
+}  // namespace
+
+TEST(LoadKernel, RejectsEmptyFile)
+{
+    auto m = guest(64 * k_mib);
+    auto fd = memfile({});
+    auto r = load_kernel(m, fd.get());
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::InvalidInput);
+    EXPECT_STREQ(r.error().what, "kernel image is empty");
+}
+
+TEST(LoadKernel, RejectsUnknownFormat)
+{
+    auto m = guest(64 * k_mib);
+    auto fd = memfile(bytes_of(8192, 0x90));
+    auto r = load_kernel(m, fd.get());
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::InvalidInput);
+}
+
+TEST(LoadKernel, LoadsBzImageAtOneMib)
+{
+    auto m = guest(64 * k_mib);
+    auto img = make_bzimage({.payload = 0x5000, .init_size = 0x400000});
+    auto fd = memfile(img);
+    auto r = load_kernel(m, fd.get());
+    ASSERT_TRUE(r.has_value()) << r.error().what;
+    EXPECT_EQ(r->format, KernelFormat::BzImage);
+    EXPECT_EQ(r->entry, 0x100200u);
+    EXPECT_EQ(r->end, 0x100000u + 0x400000u);
+    ASSERT_TRUE(r->header.has_value());
+    EXPECT_EQ(r->header->init_size.get(), 0x400000u);
+    for (std::uint64_t i : {0ull, 1ull, 0x200ull, 0x4fffull})
+        EXPECT_EQ(byte_at(m, 0x100000 + i), test_images::payload_byte(i)) << i;
+    EXPECT_EQ(byte_at(m, 0x105000), 0);
+}
+
+TEST(LoadKernel, BzImageEndCoversPayloadLargerThanInitSize)
+{
+    auto m = guest(64 * k_mib);
+    auto fd = memfile(make_bzimage({.payload = 0x20000, .init_size = 0x1000}));
+    auto r = load_kernel(m, fd.get());
+    ASSERT_TRUE(r.has_value()) << r.error().what;
+    EXPECT_EQ(r->end, 0x100000u + 0x20000u);
+}
+
+TEST(LoadKernel, RejectsBzImageWhoseInitSizeExceedsRam)
+{
+    auto m = guest(8 * k_mib);
+    auto fd = memfile(make_bzimage({.init_size = 8 * k_mib}));
+    auto r = load_kernel(m, fd.get());
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::NoSpace);
+}
+
+TEST(LoadKernel, LoadsElfSegmentsAndZeroesBss)
+{
+    auto m = guest(64 * k_mib);
+    // Dirty the bss range first: loading must zero it, not rely on fresh memory.
+    ASSERT_TRUE(m.write(GuestAddress(0x200800), bytes_of(0x1800, 0xee)).has_value());
+    ElfSpec s;
+    s.entry = 0x200010;
+    s.segments = {{PT_LOAD, 0x1000, 0x800, 0x2000, 0x200000}, {PT_LOAD, 0x2000, 0x1000, 0x1000, 0x400000}};
+    auto img = make_elf(s);
+    img[0x1000] = std::byte{0x11};
+    img[0x17ff] = std::byte{0x22};
+    img[0x2fff] = std::byte{0x33};
+    auto fd = memfile(img);
+    auto r = load_kernel(m, fd.get());
+    ASSERT_TRUE(r.has_value()) << r.error().what;
+    EXPECT_EQ(r->format, KernelFormat::Elf);
+    EXPECT_EQ(r->entry, 0x200010u);
+    EXPECT_EQ(r->end, 0x401000u);
+    EXPECT_FALSE(r->header.has_value());
+    EXPECT_EQ(byte_at(m, 0x200000), 0x11);
+    EXPECT_EQ(byte_at(m, 0x2007ff), 0x22);
+    EXPECT_EQ(byte_at(m, 0x200001), 0xcc);
+    for (std::uint64_t a : {0x200800ull, 0x201000ull, 0x201fffull}) EXPECT_EQ(byte_at(m, a), 0) << std::hex << a;
+    EXPECT_EQ(byte_at(m, 0x400fff), 0x33);
+}
+
+TEST(LoadKernel, RejectsElfSegmentOutsideRam)
+{
+    auto m = guest(16 * k_mib);
+    ElfSpec s;
+    s.segments = {{PT_LOAD, 0x1000, 0x800, 0x2000, 16 * k_mib - 0x1000}};
+    auto fd = memfile(make_elf(s));
+    auto r = load_kernel(m, fd.get());
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::OutOfRange);
+    EXPECT_STREQ(r.error().what, "ELF segment outside guest RAM");
+
+    // Inside the MMIO gap of a 5 GiB guest.
+    auto big = guest(5 * 1024 * k_mib);
+    s.segments = {{PT_LOAD, 0x1000, 0x800, 0x800, 0xd0000000}};
+    auto fd2 = memfile(make_elf(s));
+    auto r2 = load_kernel(big, fd2.get());
+    ASSERT_FALSE(r2.has_value());
+    EXPECT_STREQ(r2.error().what, "ELF segment outside guest RAM");
+}
+
+TEST(LoadKernel, RejectsElfOverwritingBootStructures)
+{
+    auto m = guest(16 * k_mib);
+    ElfSpec s;
+    s.entry = 0x7000;
+    s.segments = {{PT_LOAD, 0x1000, 0x800, 0x800, layout::k_zero_page}};
+    auto fd = memfile(make_elf(s));
+    auto r = load_kernel(m, fd.get());
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::OutOfRange);
+    EXPECT_STREQ(r.error().what, "ELF segment below 1 MiB would overwrite the boot structures");
+}
+
+TEST(LoadKernel, RejectsElfEntryOutsideRam)
+{
+    auto m = guest(16 * k_mib);
+    ElfSpec s;
+    s.entry = 0xffffffff81000000;
+    s.segments = {{PT_LOAD, 0x1000, 0x800, 0x800, 0x200000}};
+    auto fd = memfile(make_elf(s));
+    auto r = load_kernel(m, fd.get());
+    ASSERT_FALSE(r.has_value());
+    EXPECT_STREQ(r.error().what, "ELF entry point outside guest RAM");
+}
+
+namespace {
+
+LoadedKernel bz_kernel(std::uint64_t end, std::uint32_t initrd_addr_max)
+{
+    return LoadedKernel{KernelFormat::BzImage, 0x100200, end,
+                        test_images::make_header({.initrd_addr_max = initrd_addr_max})};
+}
+
+}  // namespace
+
+TEST(LoadInitrd, PlacesAtTopOfLowRam)
+{
+    auto m = guest(64 * k_mib);
+    auto fd = memfile(bytes_of(0x1234, 0x5a));
+    auto r = load_initrd(m, fd.get(), bz_kernel(0x500000, 0x7fffffff), 64 * k_mib);
+    ASSERT_TRUE(r.has_value()) << r.error().what;
+    EXPECT_EQ(r->size, 0x1234u);
+    EXPECT_EQ(r->addr, (64 * k_mib - 0x1234) & ~0xfffull);
+    EXPECT_EQ(r->addr % 4096, 0u);
+    EXPECT_EQ(byte_at(m, r->addr), 0x5a);
+    EXPECT_EQ(byte_at(m, r->addr + 0x1233), 0x5a);
+}
+
+TEST(LoadInitrd, StaysBelowInitrdAddrMax)
+{
+    auto m = guest(64 * k_mib);
+    auto fd = memfile(bytes_of(0x2000, 1));
+    // initrd_addr_max is inclusive: the initrd may end exactly at 32 MiB.
+    auto r = load_initrd(m, fd.get(), bz_kernel(0x500000, 32 * k_mib - 1), 64 * k_mib);
+    ASSERT_TRUE(r.has_value()) << r.error().what;
+    EXPECT_EQ(r->addr, 32 * k_mib - 0x2000);
+    EXPECT_LE(r->addr + r->size - 1, 32 * k_mib - 1);
+}
+
+TEST(LoadInitrd, StaysBelowTheMmioGapForLargeGuests)
+{
+    auto m = guest(5 * 1024 * k_mib);
+    auto fd = memfile(bytes_of(0x1000, 2));
+    LoadedKernel k{KernelFormat::Elf, 0x200000, 0x300000, std::nullopt};
+    auto r = load_initrd(m, fd.get(), k, low_ram_end(5 * 1024 * k_mib));
+    ASSERT_TRUE(r.has_value()) << r.error().what;
+    EXPECT_EQ(r->addr, layout::k_mmio_gap_start - 0x1000);
+}
+
+TEST(LoadInitrd, RejectsTooLarge)
+{
+    auto m = guest(16 * k_mib);
+    auto fd = memfile(bytes_of(17 * k_mib, 3));
+    auto r = load_initrd(m, fd.get(), bz_kernel(0x500000, 0x7fffffff), 16 * k_mib);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::NoSpace);
+    EXPECT_STREQ(r.error().what, "initrd too large for guest memory");
+}
+
+TEST(LoadInitrd, RejectsOverlappingTheKernel)
+{
+    auto m = guest(16 * k_mib);
+    // Fits in RAM, but not above a kernel whose init_size reaches 12 MiB.
+    auto fd = memfile(bytes_of(5 * k_mib, 4));
+    auto r = load_initrd(m, fd.get(), bz_kernel(12 * k_mib, 0x7fffffff), 16 * k_mib);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::NoSpace);
+    EXPECT_STREQ(r.error().what, "initrd too large for guest memory");
+    // Just fits: 4 MiB above a kernel ending at 12 MiB.
+    auto fd2 = memfile(bytes_of(4 * k_mib, 4));
+    auto r2 = load_initrd(m, fd2.get(), bz_kernel(12 * k_mib, 0x7fffffff), 16 * k_mib);
+    ASSERT_TRUE(r2.has_value()) << r2.error().what;
+    EXPECT_EQ(r2->addr, 12 * k_mib);
+}
+
+TEST(LoadInitrd, RejectsEmpty)
+{
+    auto m = guest(16 * k_mib);
+    auto fd = memfile({});
+    auto r = load_initrd(m, fd.get(), bz_kernel(0x500000, 0x7fffffff), 16 * k_mib);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::InvalidInput);
+}
