@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -30,6 +31,27 @@ int xioctl(int fd, unsigned long req, unsigned long arg)
     while (r < 0 && errno == EINTR);
     return r;
 }
+
+// <linux/kvm.h> declares the entries of kvm_cpuid2 and kvm_msrs with __DECLARE_FLEX_ARRAY,
+// which in C++ inserts an empty struct: sizeof and the entries' offset grow, and with them the
+// ioctl numbers. The kernel speaks the C layout, so these payloads and numbers are spelled
+// out here: a u32 count, u32 padding, then the entries at offset 8.
+constexpr std::uint32_t k_max_cpuid_entries = 256;
+constexpr std::uint32_t k_max_msrs = 64;
+struct CpuidPayload {
+    std::uint32_t nent;
+    std::uint32_t padding;
+    kvm_cpuid_entry2 entries[k_max_cpuid_entries];
+};
+struct MsrPayload {
+    std::uint32_t nmsrs;
+    std::uint32_t pad;
+    kvm_msr_entry entries[k_max_msrs];
+};
+static_assert(offsetof(CpuidPayload, entries) == 8 && offsetof(MsrPayload, entries) == 8);
+constexpr unsigned long k_get_supported_cpuid = _IOWR(KVMIO, 0x05, std::uint64_t);  // C sizeof(kvm_cpuid2) == 8
+constexpr unsigned long k_set_cpuid2 = _IOW(KVMIO, 0x90, std::uint64_t);
+constexpr unsigned long k_set_msrs = _IOW(KVMIO, 0x89, std::uint64_t);  // C sizeof(kvm_msrs) == 8
 
 }  // namespace
 
@@ -63,14 +85,10 @@ std::uint32_t Kvm::max_vcpus() const
 
 Result<std::vector<kvm_cpuid_entry2>> Kvm::supported_cpuid() const
 {
-    // kvm_cpuid2 ends in a flexible array; size the buffer for KVM's maximum entry count.
-    constexpr std::uint32_t k_max = 256;
-    const std::size_t bytes = sizeof(kvm_cpuid2) + k_max * sizeof(kvm_cpuid_entry2);
-    auto buf = std::make_unique<std::byte[]>(bytes);
-    // SAFETY: buf is large and aligned enough (operator new aligns for any scalar type).
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
-    c->nent = k_max;
-    if (xioctl(m_fd.get(), KVM_GET_SUPPORTED_CPUID, c) < 0) return fail_errno("KVM_GET_SUPPORTED_CPUID");
+    auto c = std::make_unique<CpuidPayload>();
+    c->nent = k_max_cpuid_entries;
+    if (xioctl(m_fd.get(), k_get_supported_cpuid, c.get()) < 0) return fail_errno("KVM_GET_SUPPORTED_CPUID");
+    if (c->nent > k_max_cpuid_entries) return fail(Errc::Io, "KVM_GET_SUPPORTED_CPUID: too many entries");
     return std::vector<kvm_cpuid_entry2>(c->entries, c->entries + c->nent);
 }
 
@@ -167,7 +185,8 @@ Result<void> Vm::add_irqfd(int fd, std::uint32_t gsi)
 Result<void> Vcpu::run()
 {
     if (::ioctl(m_fd.get(), KVM_RUN, 0) < 0) {
-        if (errno == EINTR) {
+        // EINTR: a kick. EAGAIN: an application processor left wait-for-SIPI; run it again.
+        if (errno == EINTR || errno == EAGAIN) {
             run_state().exit_reason = KVM_EXIT_INTR;
             return {};
         }
@@ -230,29 +249,25 @@ Result<void> Vcpu::set_fpu(const kvm_fpu& f)
 
 Result<void> Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries)
 {
-    const std::size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
-    auto buf = std::make_unique<std::byte[]>(bytes);
-    // SAFETY: buf holds the header plus entries.size() entries.
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
+    if (entries.size() > k_max_cpuid_entries) return fail(Errc::InvalidInput, "too many CPUID entries");
+    auto c = std::make_unique<CpuidPayload>();
     c->nent = static_cast<std::uint32_t>(entries.size());
-    std::memcpy(c->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
-    if (xioctl(m_fd.get(), KVM_SET_CPUID2, c) < 0) return fail_errno("KVM_SET_CPUID2");
+    std::copy(entries.begin(), entries.end(), c->entries);
+    if (xioctl(m_fd.get(), k_set_cpuid2, c.get()) < 0) return fail_errno("KVM_SET_CPUID2");
     return {};
 }
 
 Result<void> Vcpu::set_msrs(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& msrs)
 {
-    const std::size_t bytes = sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry);
-    auto buf = std::make_unique<std::byte[]>(bytes);
-    // SAFETY: buf holds the header plus msrs.size() entries.
-    auto* m = reinterpret_cast<kvm_msrs*>(buf.get());
+    if (msrs.size() > k_max_msrs) return fail(Errc::InvalidInput, "too many MSRs");
+    auto m = std::make_unique<MsrPayload>();
     m->nmsrs = static_cast<std::uint32_t>(msrs.size());
     for (std::size_t i = 0; i < msrs.size(); ++i) {
         m->entries[i] = kvm_msr_entry{};
         m->entries[i].index = msrs[i].first;
         m->entries[i].data = msrs[i].second;
     }
-    int n = xioctl(m_fd.get(), KVM_SET_MSRS, m);
+    int n = xioctl(m_fd.get(), k_set_msrs, m.get());
     if (n < 0) return fail_errno("KVM_SET_MSRS");
     if (static_cast<std::size_t>(n) != msrs.size()) return fail(Errc::Unsupported, "KVM_SET_MSRS refused an MSR");
     return {};

@@ -72,7 +72,8 @@ public:
     // The shared kvm_run page (kernel memory mapped into the VMM, not guest memory).
     kvm_run& run_state() const { return *static_cast<kvm_run*>(m_run.addr()); }
 
-    // KVM_RUN. EINTR (a kick) is a success with run_state().exit_reason = KVM_EXIT_INTR.
+    // KVM_RUN. EINTR (a kick) and EAGAIN (an AP woken by SIPI) are successes with
+    // run_state().exit_reason = KVM_EXIT_INTR.
     Result<void> run();
     // Asks a KVM_RUN in progress, or the next one, to return at once. Any thread may call it;
     // pair it with a signal to the vCPU thread.
