@@ -35,6 +35,7 @@ constexpr std::uint8_t k_null_name = 0x00;
 constexpr std::uint8_t k_memory32_fixed_tag = 0x86;      // large item 0x06
 constexpr std::uint8_t k_extended_interrupt_tag = 0x89;  // large item 0x09
 constexpr std::uint8_t k_end_tag = 0x79;                 // small item 0x0f, length 1
+constexpr std::uint8_t k_io_port_tag = 0x47;             // small item 0x08, length 7
 
 void put(Bytes& out, std::uint8_t v)
 {
@@ -223,6 +224,18 @@ Bytes memory32_fixed(Access access, std::uint32_t base, std::uint32_t length)
     put(out, access == Access::ReadWrite ? 0x01 : 0x00);     // bit 0: write status
     put_le(out, base);
     put_le(out, length);
+    return out;
+}
+
+Bytes io_port(std::uint16_t base, std::uint8_t length)
+{
+    Bytes out;
+    put(out, k_io_port_tag);
+    put(out, 0x01);            // bit 0: decodes 16 address bits
+    put_le(out, base);         // minimum base
+    put_le(out, base);         // maximum base
+    put(out, 0x01);            // alignment
+    put(out, length);
     return out;
 }
 

@@ -45,6 +45,8 @@ Bytes device(std::string_view path, const std::vector<Bytes>& terms);
 // §6.4.3.4 32-Bit Fixed Memory Range Descriptor.
 enum class Access : std::uint8_t { ReadOnly, ReadWrite };
 Bytes memory32_fixed(Access access, std::uint32_t base, std::uint32_t length);
+// §6.4.2.5 I/O Port Descriptor with 16-bit decode, a fixed base (minimum = maximum).
+Bytes io_port(std::uint16_t base, std::uint8_t length);
 
 // §6.4.3.6 Extended Interrupt Descriptor for one interrupt, as a ResourceConsumer.
 enum class Trigger : std::uint8_t { Level, Edge };

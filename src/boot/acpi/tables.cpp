@@ -176,8 +176,10 @@ constexpr auto k_oem_id = text("MOAT  ");
 constexpr std::uint32_t k_max_vcpus = 255;            // xAPIC ids are 8 bits; 0xff broadcasts
 constexpr std::size_t k_max_virtio = 0x1000;          // device names V000..VFFF
 constexpr std::uint32_t k_fadt_hw_reduced_acpi = 1U << 20;  // Table 5.10
-// Table 5.11: 8042 present, VGA not present, MSI not supported, CMOS RTC not present.
-constexpr std::uint16_t k_iapc_boot_arch = (1U << 1) | (1U << 2) | (1U << 3) | (1U << 5);
+// Table 5.11: VGA not present, MSI not supported, CMOS RTC not present. The 8042 flag stays
+// clear: Linux then skips its i8042 probe (which would wait for a keyboard that is not there);
+// reboot=k still reaches the controller's reset line.
+constexpr std::uint16_t k_iapc_boot_arch = (1U << 2) | (1U << 3) | (1U << 5);
 constexpr std::uint32_t k_madt_pcat_compat = 1;       // KVM's in-kernel irqchip has 8259s
 constexpr std::uint8_t k_gas_system_io = 1;
 constexpr std::uint8_t k_gas_byte_access = 1;
@@ -271,6 +273,15 @@ std::string device_name(std::size_t n)
 Bytes build_dsdt(const std::vector<VirtioMmioSlot>& slots)
 {
     std::vector<aml::Bytes> devices;
+    // COM1. In hardware-reduced mode Linux has no legacy PIC and so no ISA IRQ mapping: the
+    // UART's interrupt exists for the guest only through this _CRS.
+    devices.push_back(aml::device(
+        "COM1", {aml::name("_HID", aml::string("PNP0501")),  // 16550A-compatible UART
+                 aml::name("_UID", aml::integer(0)),
+                 aml::name("_CRS", aml::resource_template(
+                                       {aml::io_port(layout::k_com1, 8),
+                                        aml::extended_interrupt(aml::Trigger::Edge, aml::Polarity::ActiveHigh,
+                                                                aml::Sharing::Exclusive, layout::k_com1_irq)}))}));
     for (std::size_t n = 0; n < slots.size(); ++n) {
         const VirtioMmioSlot& s = slots[n];
         devices.push_back(aml::device(
