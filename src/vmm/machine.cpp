@@ -31,7 +31,7 @@
 #include "devices/serial.hpp"
 #include "kvm/kvm.hpp"
 #include "memory/guest_memory.hpp"
-#include "virtio/block/block.hpp"
+#include "virtio/block/block_device.hpp"
 #include "virtio/mmio.hpp"
 
 namespace moat::vmm {
