@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/log.hpp"
@@ -226,6 +227,11 @@ int main(int argc, char** argv)
         "Exit status: 0 when the guest powers off or reboots; 1 on a triple fault or a KVM or host error;\n"
         "2 on bad input; 128+N when stopped by signal N (SIGINT, SIGTERM).");
 
+    // CLI11 reports an unknown command as a missing one; name it instead.
+    if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run") {
+        std::fprintf(stderr, "moat: unknown command '%s' (see 'moat --help')\n", argv[1]);
+        return k_exit_usage;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
