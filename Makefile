@@ -3,7 +3,7 @@ BUILD    ?= build
 GENERATOR = $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-local test-lab demo guest loc asan clean
+.PHONY: all deps configure build test test-local test-lab demo loc asan fuzz fuzz-build fuzz-smoke clean
 
 all: build
 
@@ -16,9 +16,29 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD)
 
-# The whole suite: unit tests, local-KVM tests and the lab tests.
+# The whole suite: unit tests, local-KVM tests and the lab tests, then a short run of every
+# libFuzzer target (built with clang in $(BUILD)-fuzz).
 test: build
 	cd $(BUILD) && ctest --output-on-failure
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+FUZZ_BUILD = $(BUILD)-fuzz
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -G "$(GENERATOR)" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DMOAT_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) --target fuzzers
+
+fuzz-smoke: fuzz-build
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
+
+# A longer campaign: FUZZ_SECONDS per target (default 60).
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-build
+	@for f in $(FUZZ_BUILD)/bin/fuzz_*; do \
+	  n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_BUILD)/corpus-$$n fuzz/corpus/$$n || exit 1; \
+	done
 
 test-local: build
 	cd $(BUILD) && ctest --output-on-failure -LE lab
@@ -39,4 +59,4 @@ loc: deps
 	@scripts/loc
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) $(BUILD)-fuzz build-asan
