@@ -58,9 +58,6 @@ Result<SetupHeader> parse_bzimage(std::span<const std::byte> head, std::uint64_t
 
     if (!(h.loadflags & k_loaded_high))
         return fail(Errc::Unsupported, "kernel does not load high (LOADED_HIGH clear; zImage)");
-    // xloadflags exists from 2.12; before that the field is padding.
-    if (h.version.get() < 0x20c || !(h.xloadflags.get() & k_xlf_kernel_64))
-        return fail(Errc::Unsupported, "kernel has no 64-bit entry point (XLF_KERNEL_64)");
 
     std::uint32_t align = h.kernel_alignment.get();
     if (align == 0 || (align & (align - 1)) != 0 || align > k_max_kernel_alignment)
@@ -69,6 +66,12 @@ Result<SetupHeader> parse_bzimage(std::span<const std::byte> head, std::uint64_t
     if (h.init_size.get() > k_max_init_size)
         return fail(Errc::InvalidInput, "bzImage init_size does not fit below the MMIO gap");
     return h;
+}
+
+bool has_64bit_entry(const SetupHeader& h)
+{
+    // xloadflags exists from 2.12; before that the field is padding.
+    return h.version.get() >= 0x20c && (h.xloadflags.get() & k_xlf_kernel_64);
 }
 
 }  // namespace moat::boot

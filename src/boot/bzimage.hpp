@@ -92,7 +92,11 @@ std::uint64_t setup_size(const SetupHeader& h);
 // and `file_size` the whole image's size. Pure. Bytes past the header end the image declares
 // (0x202 + the jump's rel8) are zeroed, since older protocols put code there.
 // Errors: InvalidInput for truncated or malformed images, Unsupported for protocols older
-// than 2.06, images that do not load high, and images without a 64-bit entry point.
+// than 2.06 and images that do not load high.
 Result<SetupHeader> parse_bzimage(std::span<const std::byte> head, std::uint64_t file_size);
+
+// True if the image has the 64-bit entry (protocol 2.12+, XLF_KERNEL_64); older images are
+// entered through the 32-bit boot protocol instead.
+bool has_64bit_entry(const SetupHeader& h);
 
 }  // namespace moat::boot

@@ -99,17 +99,22 @@ TEST(BzImage, RejectsProtocol205)
     expect_error(parse(img), Errc::Unsupported, "bzImage boot protocol older than 2.06");
 }
 
-TEST(BzImage, RejectsProtocolWithoutXloadflags)
+TEST(BzImage, AcceptsProtocolWithoutXloadflagsFor32BitEntry)
 {
-    // 2.06 .. 2.11 are accepted as protocols but have no 64-bit entry point.
+    // 2.06 .. 2.11 have no xloadflags: accepted, entered through the 32-bit protocol.
     auto img = make_bzimage({.version = 0x20b});
-    expect_error(parse(img), Errc::Unsupported, "kernel has no 64-bit entry point (XLF_KERNEL_64)");
+    auto h = parse(img);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_FALSE(has_64bit_entry(*h));
 }
 
-TEST(BzImage, RejectsNoKernel64)
+TEST(BzImage, NoKernel64MeansThe32BitEntry)
 {
     auto img = make_bzimage({.xloadflags = k_xlf_can_be_loaded_above_4g});
-    expect_error(parse(img), Errc::Unsupported, "kernel has no 64-bit entry point (XLF_KERNEL_64)");
+    auto h = parse(img);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_FALSE(has_64bit_entry(*h));
+    EXPECT_TRUE(has_64bit_entry(*parse(make_bzimage({}))));
 }
 
 TEST(BzImage, RejectsNotLoadedHigh)

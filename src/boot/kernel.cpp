@@ -65,8 +65,13 @@ Result<LoadedKernel> load_bzimage(const memory::GuestMemory& mem, int fd, std::s
     if (!mem.contains(memory::GuestAddress(layout::k_high_memory), need))
         return fail(Errc::NoSpace, "guest memory too small for the kernel (1 MiB + init_size)");
     MOAT_TRY(mem.read_from_file(fd, setup, memory::GuestAddress(layout::k_high_memory), payload));
+    // Kernels older than protocol 2.12 (or built without the 64-bit entry) start at the
+    // protected-mode kernel's first byte in 32-bit protected mode, paging off.
+    if (!has_64bit_entry(h))
+        return LoadedKernel{KernelFormat::BzImage, layout::k_high_memory, layout::k_high_memory + need, h,
+                            EntryMode::Protected32};
     return LoadedKernel{KernelFormat::BzImage, layout::k_high_memory + k_entry_64_offset,
-                        layout::k_high_memory + need, h};
+                        layout::k_high_memory + need, h, EntryMode::Long64};
 }
 
 Result<LoadedKernel> load_elf(const memory::GuestMemory& mem, int fd, std::span<const std::byte> head,

@@ -12,11 +12,15 @@ namespace moat::boot {
 
 enum class KernelFormat : std::uint8_t { BzImage, Elf };
 
+// How the boot vCPU enters the kernel (boot.rst "32-bit BOOT PROTOCOL" / "64-bit BOOT PROTOCOL").
+enum class EntryMode { Long64, Protected32 };
+
 struct LoadedKernel {
     KernelFormat format;
-    std::uint64_t entry;  // guest-physical 64-bit entry point
+    std::uint64_t entry;  // guest-physical entry point
     std::uint64_t end;    // first byte above everything the kernel may use (incl. init_size)
     std::optional<SetupHeader> header;  // bzImage only: the validated setup header
+    EntryMode mode = EntryMode::Long64;
 };
 
 // How much of the image is read to detect and parse the format.

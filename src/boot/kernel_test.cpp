@@ -78,6 +78,18 @@ TEST(LoadKernel, LoadsBzImageAtOneMib)
     EXPECT_EQ(byte_at(m, 0x105000), 0);
 }
 
+TEST(LoadKernel, BzImageWithout64BitEntryStartsIn32BitMode)
+{
+    auto m = guest(64 * k_mib);
+    auto r = load_kernel(m, memfile(make_bzimage({.version = 0x20a})).get());
+    ASSERT_TRUE(r.has_value()) << r.error().what;
+    EXPECT_EQ(r->mode, EntryMode::Protected32);
+    EXPECT_EQ(r->entry, 0x100000u);  // boot.rst: the start of the protected-mode kernel
+    auto r64 = load_kernel(m, memfile(make_bzimage({})).get());
+    ASSERT_TRUE(r64.has_value());
+    EXPECT_EQ(r64->mode, EntryMode::Long64);
+}
+
 TEST(LoadKernel, BzImageEndCoversPayloadLargerThanInitSize)
 {
     auto m = guest(64 * k_mib);

@@ -154,7 +154,7 @@ struct Machine::State {
 namespace {
 
 Result<void> setup_vcpu(Machine::State& s, kvm::Vcpu& v, const std::vector<kvm_cpuid_entry2>& supported,
-                        std::uint64_t entry)
+                        const boot::LoadedKernel& kernel)
 {
     auto cpuid = supported;
     boot::filter_cpuid(cpuid, v.id(), static_cast<std::uint32_t>(s.vcpus.size()));
@@ -176,9 +176,10 @@ Result<void> setup_vcpu(Machine::State& s, kvm::Vcpu& v, const std::vector<kvm_c
 
     if (v.id() != 0) return {};  // application processors wait for INIT/SIPI in the kernel
     auto sregs = MOAT_TRY(v.get_sregs());
-    boot::setup_long_mode_sregs(sregs);
+    if (kernel.mode == boot::EntryMode::Protected32) boot::setup_protected_mode_sregs(sregs);
+    else boot::setup_long_mode_sregs(sregs);
     MOAT_TRY(v.set_sregs(sregs));
-    MOAT_TRY(v.set_regs(boot::boot_regs(entry)));
+    MOAT_TRY(v.set_regs(boot::boot_regs(kernel.entry)));
     return {};
 }
 
@@ -296,7 +297,7 @@ Result<Machine> Machine::build(VmConfig config, std::string* failed_input)
     // vCPUs.
     for (std::uint32_t i = 0; i < config.vcpus; ++i) s->vcpus.push_back(MOAT_TRY(s->vm.create_vcpu(i)));
     auto supported = MOAT_TRY(s->kvm.supported_cpuid());
-    for (auto& v : s->vcpus) MOAT_TRY(setup_vcpu(*s, v, supported, kernel.entry));
+    for (auto& v : s->vcpus) MOAT_TRY(setup_vcpu(*s, v, supported, kernel));
 
     return Machine(std::move(s));
 }

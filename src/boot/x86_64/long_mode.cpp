@@ -82,6 +82,19 @@ void setup_long_mode_sregs(kvm_sregs& s)
     s.efer = k_efer_lme | k_efer_lma;
 }
 
+void setup_protected_mode_sregs(kvm_sregs& s)
+{
+    setup_long_mode_sregs(s);
+    // The same descriptors, seen as 32-bit: the code segment's L bit must be clear outside
+    // long mode, and D/B set for 32-bit operands. The kernel loads its own GDT at once.
+    s.cs.l = 0;
+    s.cs.db = 1;
+    s.cr0 = k_cr0_pe | k_cr0_et;
+    s.cr3 = 0;
+    s.cr4 = 0;
+    s.efer = 0;
+}
+
 kvm_regs boot_regs(std::uint64_t entry)
 {
     kvm_regs r{};

@@ -66,6 +66,10 @@ Result<void> write_long_mode_tables(const memory::GuestMemory& mem);
 // cr2, cr8) is left as it was, so the caller passes what KVM_GET_SREGS returned.
 void setup_long_mode_sregs(kvm_sregs& s);
 
+// 32-bit boot protocol: flat 4 GiB code (selector 0x10) and data (0x18) segments, GDTR/IDTR
+// as for long mode, CR0 = PE|ET, paging off, EFER = 0. Other fields are left as they were.
+void setup_protected_mode_sregs(kvm_sregs& s);
+
 // rip = entry, rsi = zero page, rsp = rbp = boot stack, rflags = 0x2 (bit 1 is reserved-one).
 kvm_regs boot_regs(std::uint64_t entry);
 

@@ -110,6 +110,22 @@ TEST(LongMode, SregsMatchTheGdtAndEnableLongMode)
     EXPECT_EQ(s.efer, 0x500u);
 }
 
+TEST(LongMode, ProtectedModeSregsFor32BitEntry)
+{
+    kvm_sregs s{};
+    s.apic_base = 0xfee00900;
+    setup_protected_mode_sregs(s);
+    EXPECT_EQ(s.apic_base, 0xfee00900u);
+    EXPECT_EQ(s.cs.selector, k_boot_cs);
+    EXPECT_EQ(s.cs.l, 0);
+    EXPECT_EQ(s.cs.db, 1);
+    EXPECT_EQ(s.cs.limit, 0xffffffffu);
+    EXPECT_EQ(s.ds.selector, k_boot_ds);
+    EXPECT_EQ(s.cr0, 0x11u);  // PE | ET: paging off
+    EXPECT_EQ(s.cr4, 0u);
+    EXPECT_EQ(s.efer, 0u);
+}
+
 TEST(LongMode, RegsFpuAndMsrs)
 {
     kvm_regs r = boot_regs(0x100200);
