@@ -3,7 +3,7 @@ BUILD    ?= build
 GENERATOR = $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-local test-lab demo loc asan fuzz fuzz-build fuzz-smoke clean
+.PHONY: all deps configure build test test-local test-lab demo bench loc asan fuzz fuzz-build fuzz-smoke clean
 
 all: build
 
@@ -51,6 +51,14 @@ test-lab: build
 demo: build
 	@scripts/demo $(BUILD)
 
+# Benchmarks against QEMU microvm (see bench/README.md): a release build, then bench/run.
+# RUNS=N changes the number of runs per figure (default 10).
+bench: deps
+	@scripts/install-deps bench
+	@cmake -S . -B build-release -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build-release
+	@bench/run --build build-release $(if $(RUNS),--runs $(RUNS))
+
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan CMAKE_FLAGS="-DMOAT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
@@ -59,4 +67,4 @@ loc: deps
 	@scripts/loc
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-fuzz build-asan
+	rm -rf $(BUILD) $(BUILD)-fuzz build-asan build-release

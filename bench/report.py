@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Turns bench/run's raw measurements into a table of medians, ranges and moat/peer ratios.
+
+    report.py RAW.jsonl [RESULTS.json [CHART.png]]
+
+Each figure says where it was measured: `local` (this machine's /dev/kvm) or `lab` (QEMU/TCG
+with nested kvm_amd). Absolute times hold only for that place; the ratios are the point.
+"""
+import json
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+
+PHASES = ("pio-out", "pio-in", "mmio-read")
+# metric -> (unit, better, target description, check(ratio or value) or None)
+TARGETS = {
+    "boot to exit": ("ratio <= 0.55", lambda r, v: None if r is None else r <= 0.55),
+    "launch storm: all at init": ("ratio <= 0.5", lambda r, v: None if r is None else r <= 0.5),
+    "VMM overhead @256M": ("<= 2 MiB", lambda r, v: v <= 2.0),
+    "VMM overhead @512M": ("<= 2 MiB", lambda r, v: v <= 2.0),
+    "VMM overhead @64M": ("<= 2 MiB", lambda r, v: v <= 2.0),
+    "exit pio-out": ("ratio <= 1.1", lambda r, v: None if r is None else r <= 1.1),
+    "exit pio-in": ("ratio <= 1.1", lambda r, v: None if r is None else r <= 1.1),
+    "exit mmio-read": ("ratio <= 1.1", lambda r, v: None if r is None else r <= 1.1),
+    "blk seq-read": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
+    "blk randread-qd1": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
+    "blk randread-qd32": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
+}
+UNITS = {}
+
+
+def marks(result):
+    return {m["line"]: m["ns"] for m in result.get("marks", [])}
+
+
+def mark_value(result, name):
+    """The number after NAME in a 'bench: NAME VALUE UNIT' line, or None."""
+    for m in result.get("marks", []):
+        f = m["line"].split()
+        if len(f) >= 2 and f[0] == name:
+            try:
+                return float(f[1])
+            except ValueError:
+                return None
+    return None
+
+
+def collect(rows):
+    """(lane, metric) -> vmm -> [values]"""
+    data = defaultdict(lambda: defaultdict(list))
+
+    def add(lane, metric, vmm, value, unit):
+        if value is not None:
+            data[(lane, metric)][vmm].append(value)
+            UNITS[metric] = unit
+
+    for row in rows:
+        lane, bench, vmm = row["lane"], row["bench"], row["vmm"]
+        if bench == "storm":
+            results = row["results"]
+            if results and all(r["status"] == 0 and r["marker_ns"] for r in results):
+                add(lane, "launch storm: all at init", vmm, max(r["marker_ns"] for r in results) / 1e6, "ms")
+                add(lane, "launch storm: total RSS", vmm, sum(r["maxrss_kb"] for r in results) / 1024, "MiB")
+            continue
+        r = row["result"]
+        if bench == "startup":
+            if r:
+                add(lane, "startup CPU to first KVM_RUN", vmm, r["startup_cpu_us"] / 1000, "ms")
+            continue
+        if r["status"] != 0:
+            continue
+        if bench == "boot":
+            add(lane, "boot to init", vmm, r["marker_ns"] / 1e6 if r["marker_ns"] else None, "ms")
+            add(lane, "boot to exit", vmm, r["exit_ns"] / 1e6, "ms")
+        if bench in ("boot", "boot512", "memory") and r.get("overhead_rss_kb", -1) >= 0:
+            mem = row.get("mem_mib", 256)
+            add(lane, f"VMM overhead @{mem}M", vmm, r["overhead_rss_kb"] / 1024, "MiB")
+        if bench == "blk":
+            for name, unit in (("seq-read", "MB/s"), ("seq-write", "MB/s"), ("randread-qd1", "IOPS"),
+                               ("randread-qd32", "IOPS")):
+                add(lane, f"blk {name}", vmm, mark_value(r, name), unit)
+        if bench == "exits":
+            m = marks(r)
+            for p in PHASES:
+                if f"{p} start" in m and f"{p} end" in m:
+                    add(lane, f"exit {p}", vmm, (m[f"{p} end"] - m[f"{p} start"]) / 200000, "ns/exit")
+    return data
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def main():
+    rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+    data = collect(rows)
+    out = {"figures": []}
+    header = f"{'lane':<5} {'metric':<32} {'unit':<8} {'moat median [min..max]':<28} {'peer':<7} " \
+             f"{'peer median [min..max]':<28} {'ratio':>6}  target"
+    print(header)
+    print("-" * len(header))
+    failed = 0
+    for (lane, metric), by_vmm in sorted(data.items()):
+        moat = by_vmm.get("moat")
+        if not moat:
+            continue
+        peer_name = next((v for v in ("qemu", "rawkvm") if v in by_vmm), None)
+        peer = by_vmm.get(peer_name) if peer_name else None
+        m = summary(moat)
+        p = summary(peer) if peer else None
+        ratio = m["median"] / p["median"] if p and p["median"] else None
+        target, check = TARGETS.get(metric, ("", None))
+        met = check(ratio, m["median"]) if check else None
+        if met is False:
+            failed += 1
+        fmt = lambda s: f"{s['median']:.1f} [{s['min']:.1f}..{s['max']:.1f}]" if s else "-"
+        print(f"{lane:<5} {metric:<32} {UNITS[metric]:<8} {fmt(m):<28} {peer_name or '-':<7} {fmt(p):<28} "
+              f"{(f'{ratio:.2f}' if ratio is not None else '-'):>6}  "
+              f"{target}{'' if met is None else (' ok' if met else ' MISSED')}")
+        out["figures"].append({"lane": lane, "metric": metric, "unit": UNITS[metric], "moat": m,
+                               "peer": peer_name, "peer_stats": p, "ratio": ratio, "target": target,
+                               "met": met})
+    print(f"\n{len(out['figures'])} figures; {failed} targets missed")
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "w") as f:
+            json.dump(out, f, indent=1)
+        print(f"wrote {sys.argv[2]}")
+    if len(sys.argv) > 3:
+        chart(out["figures"], sys.argv[3])
+    if not out["figures"]:
+        sys.exit("report: no measurements")
+
+
+def chart(figures, path):
+    """A bar chart of moat/peer ratios (lower is better for times, higher for throughput)."""
+    ratios = [f for f in figures if f["ratio"] is not None]
+    if not ratios:
+        return
+    dat = path + ".dat"
+    with open(dat, "w") as f:
+        for i, fig in enumerate(ratios):
+            label = re.sub(r"[^A-Za-z0-9@ .:/+-]", "", f"{fig['lane']}: {fig['metric']}")
+            f.write(f"{i} \"{label}\" {fig['ratio']:.3f}\n")
+    script = f"""
+set terminal pngcairo size 1100,{200 + 28 * len(ratios)} font "sans,10"
+set output "{path}"
+set title "moat / peer (QEMU microvm or raw KVM loop), medians; 1.0 = parity"
+set style fill solid 0.6
+set boxwidth 0.6
+set yrange [-0.5:{len(ratios) - 0.5}]
+set xrange [0:*]
+set ytics nomirror
+set grid xtics
+set arrow from 1,-0.5 to 1,{len(ratios) - 0.5} nohead dt 2
+plot "{dat}" using ($3*0.5):1:($3*0.5):(0.3):yticlabels(2) with boxxyerror notitle
+"""
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+        print(f"wrote {path}")
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"report: no chart ({e})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
