@@ -7,10 +7,12 @@ Each figure says where it was measured: `local` (this machine's /dev/kvm) or `la
 with nested kvm_amd). Absolute times hold only for that place; the ratios are the point.
 """
 import json
+import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 
 PHASES = ("pio-out", "pio-in", "mmio-read")
@@ -139,13 +141,13 @@ def chart(figures, path):
     ratios = [f for f in figures if f["ratio"] is not None]
     if not ratios:
         return
-    dat = path + ".dat"
+    dat = tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False).name
     with open(dat, "w") as f:
         for i, fig in enumerate(ratios):
-            label = re.sub(r"[^A-Za-z0-9@ .:/+-]", "", f"{fig['lane']}: {fig['metric']}")
+            label = re.sub(r"[^A-Za-z0-9@_ .:/+-]", "", f"{fig['lane']}: {fig['metric']}")
             f.write(f"{i} \"{label}\" {fig['ratio']:.3f}\n")
     script = f"""
-set terminal pngcairo size 1100,{200 + 28 * len(ratios)} font "sans,10"
+set terminal pngcairo noenhanced size 1100,{200 + 28 * len(ratios)} font "sans,10"
 set output "{path}"
 set title "moat / peer (QEMU microvm or raw KVM loop), medians; 1.0 = parity"
 set style fill solid 0.6
@@ -162,6 +164,8 @@ plot "{dat}" using ($3*0.5):1:($3*0.5):(0.3):yticlabels(2) with boxxyerror notit
         print(f"wrote {path}")
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"report: no chart ({e})", file=sys.stderr)
+    finally:
+        os.unlink(dat)
 
 
 if __name__ == "__main__":
