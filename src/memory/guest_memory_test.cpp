@@ -101,3 +101,16 @@ TEST(GuestMemory, ReadsFilesInPlaceAndRefusesOverflow)
     EXPECT_FALSE(m.read_from_file(fileno(f), 0, GuestAddress(0x100000), 16).has_value());  // short file
     fclose(f);
 }
+
+TEST(GuestMemory, LargeRegionsAreHugePageAligned)
+{
+    std::array specs{GuestMemory::RegionSpec{GuestAddress(0), 6u << 20}};
+    auto m = GuestMemory::create(specs);
+    ASSERT_TRUE(m.has_value());
+    auto regions = m->kvm_regions();
+    ASSERT_EQ(regions.size(), 1u);
+    EXPECT_EQ(regions[0].userspace_addr % (2u << 20), 0u);  // THP-friendly host placement
+    EXPECT_EQ(regions[0].size, 6u << 20);
+    ASSERT_TRUE(m->write_obj<std::uint64_t>(GuestAddress((6u << 20) - 8), 42).has_value());
+    EXPECT_EQ(*m->read_obj<std::uint64_t>(GuestAddress((6u << 20) - 8)), 42u);
+}
