@@ -52,12 +52,13 @@ demo: build
 	@scripts/demo $(BUILD)
 
 # Benchmarks against QEMU microvm (see bench/README.md): a release build, then bench/run.
-# RUNS=N changes the number of runs per figure (default 10).
+# RUNS=N changes the number of runs per figure (default 10); BENCH_FLAGS=--no-storm skips the
+# launch storm.
 bench: deps
 	@scripts/install-deps bench
 	@cmake -S . -B build-release -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build-release
-	@bench/run --build build-release $(if $(RUNS),--runs $(RUNS))
+	@bench/run --build build-release $(if $(RUNS),--runs $(RUNS)) $(BENCH_FLAGS)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
