@@ -17,7 +17,6 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "base/log.hpp"
 #include "boot/acpi/tables.hpp"
@@ -474,9 +473,32 @@ VmExit Machine::run()
     ConsoleInput console;
     console.open = s.console_in >= 0 && watch(s.console_in, tag(Tag::Console));
 
-    std::vector<std::thread> threads;
-    threads.reserve(s.vcpus.size());
-    for (auto& v : s.vcpus) threads.emplace_back([&s, &v] { vcpu_loop(s, v); });
+    // vCPU threads get a 256 KiB stack: too small to hold a 2 MiB huge page, which a default
+    // 8 MiB stack acquires on first touch where transparent huge pages are "always".
+    struct VcpuArg {
+        State* s;
+        kvm::Vcpu* v;
+    };
+    std::vector<VcpuArg> args;
+    for (auto& v : s.vcpus) args.push_back({&s, &v});
+    std::vector<pthread_t> threads;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, std::size_t{256} << 10);
+    for (auto& a : args) {
+        pthread_t t;
+        auto body = [](void* p) -> void* {
+            auto* arg = static_cast<VcpuArg*>(p);
+            vcpu_loop(*arg->s, *arg->v);
+            return nullptr;
+        };
+        if (pthread_create(&t, &attr, body, &a) != 0) {
+            s.request_stop({ExitReason::HostError, 0, "cannot start a vCPU thread"});
+            break;
+        }
+        threads.push_back(t);
+    }
+    pthread_attr_destroy(&attr);
 
     std::array<epoll_event, 16> events;
     while (!s.stopping.load(std::memory_order_acquire)) {
@@ -519,9 +541,9 @@ VmExit Machine::run()
     // already inside it.
     for (std::size_t i = 0; i < threads.size(); ++i) {
         s.vcpus[i].request_immediate_exit();
-        pthread_kill(threads[i].native_handle(), kick_signal());
+        pthread_kill(threads[i], kick_signal());
     }
-    for (auto& t : threads) t.join();
+    for (pthread_t t : threads) pthread_join(t, nullptr);
     for (int fd : s.writable_disks) ::fdatasync(fd);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
