@@ -12,7 +12,7 @@
 #include "boot/bzimage.hpp"
 #include "boot/kernel.hpp"
 #include "boot/memory_map.hpp"
-#include "boot/unaligned_le.hpp"
+#include "base/le.hpp"
 #include "memory/guest_memory.hpp"
 
 namespace moat::boot {

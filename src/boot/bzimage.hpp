@@ -8,7 +8,7 @@
 #include <type_traits>
 
 #include "base/result.hpp"
-#include "boot/unaligned_le.hpp"
+#include "base/le.hpp"
 
 namespace moat::boot {
 

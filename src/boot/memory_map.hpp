@@ -6,7 +6,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "boot/unaligned_le.hpp"
+#include "base/le.hpp"
 #include "memory/guest_memory.hpp"
 
 namespace moat::boot {

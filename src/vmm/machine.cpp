@@ -209,11 +209,9 @@ Result<void> add_virtio_block(Machine::State& s, DiskConfig& d)
     }
     // Should a notification still arrive as an MMIO exit (a width KVM did not match), hand it
     // to the event thread through the same eventfd.
-    slot.transport->set_notify_forwarder([fds = std::vector<int>([&] {
-                                              std::vector<int> v;
-                                              for (auto& f : slot.notify) v.push_back(f.get());
-                                              return v;
-                                          }())](std::uint32_t q) {
+    std::vector<int> fds;
+    for (const auto& f : slot.notify) fds.push_back(f.get());
+    slot.transport->set_notify_forwarder([fds = std::move(fds)](std::uint32_t q) {
         if (q >= fds.size()) return;
         std::uint64_t one = 1;
         [[maybe_unused]] auto r = ::write(fds[q], &one, sizeof one);

@@ -1,6 +1,8 @@
 // Builds the guest's ACPI tables (ACPI 6.5 §5.2) as one contiguous, checksummed byte image.
 #include "boot/acpi/tables.hpp"
 
+#include "base/le.hpp"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -20,23 +22,11 @@ namespace {
 
 using Bytes = std::vector<std::byte>;
 
-// An unaligned little-endian field. ACPI puts 64-bit values at 4-byte offsets (XSDT entries,
-// X_DSDT, GAS addresses), where the naturally aligned base::Le64 would insert padding.
-template <typename T>
-struct Field {
-    std::array<std::uint8_t, sizeof(T)> bytes;
-
-    static constexpr Field from(T v)
-    {
-        Field f{};
-        for (std::size_t i = 0; i < sizeof(T); ++i)
-            f.bytes[i] = static_cast<std::uint8_t>((v >> (8 * i)) & 0xffU);
-        return f;
-    }
-};
-using U16 = Field<std::uint16_t>;
-using U32 = Field<std::uint32_t>;
-using U64 = Field<std::uint64_t>;
+// ACPI puts 64-bit values at 4-byte offsets (XSDT entries, X_DSDT, GAS addresses): its
+// tables use the unaligned little-endian types.
+using U16 = ULe16;
+using U32 = ULe32;
+using U64 = ULe64;
 
 template <std::size_t N>
 constexpr std::array<char, N - 1> text(const char (&s)[N])
