@@ -154,7 +154,6 @@ void BlockDevice::process_queue(std::uint32_t index)
 {
     if (index != 0 || !m_queue || !m_mem) return;
     Queue& q = *m_queue;
-    bool used = false;
     // Ends when the ring is empty or the queue faults; each round consumes one published entry.
     for (;;) {
         auto popped = q.pop();
@@ -177,9 +176,11 @@ void BlockDevice::process_queue(std::uint32_t index)
             m_notifier->device_needs_reset();
             break;
         }
-        used = true;
+        // Completions are published one by one, and the driver asked (EVENT_IDX) whether it
+        // wants to hear about each: with many requests in flight it can reap and resubmit
+        // while the rest are served, instead of waiting for the whole batch.
+        if (q.needs_notification()) m_notifier->notify_used();
     }
-    if (used && q.needs_notification()) m_notifier->notify_used();
 }
 
 std::uint8_t BlockDevice::get_id(const Request& req, std::uint32_t& written)
@@ -218,6 +219,7 @@ std::uint32_t BlockDevice::execute(const Request& req)
             // §5.2.6.2: a read-only device fails writes; the file is never touched.
             if (m_access == Access::ReadOnly) {
                 status = VIRTIO_BLK_S_IOERR;
+                if (m_denied_write) m_denied_write();
                 break;
             }
             auto r = transfer(Direction::GuestToFile, *m_mem, m_file.get(), req.data, req.sector * k_sector_size);

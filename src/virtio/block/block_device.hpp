@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -48,6 +49,9 @@ public:
     void reset() override;
 
     std::uint64_t capacity_sectors() const { return m_capacity; }
+    // Called (on the thread serving the queue) for every write refused because the disk is
+    // read-only, so the VMM can report it.
+    void set_denied_write_hook(std::function<void()> hook) { m_denied_write = std::move(hook); }
 
 private:
     BlockDevice(base::UniqueFd file, Access access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
@@ -63,6 +67,7 @@ private:
     std::uint64_t m_features;
     VirtioBlkConfig m_config{};
     std::array<std::uint16_t, 1> m_queue_max{k_queue_size};
+    std::function<void()> m_denied_write;
 
     // Set by activate(), cleared by reset(); serialised by the transport's I/O lock.
     const memory::GuestMemory* m_mem = nullptr;

@@ -184,18 +184,22 @@ TEST(BlockDevice, WriteThenReadRoundTrip)
 TEST(BlockDevice, ReadOnlyDiskRefusesWritesAndKeepsTheFile)
 {
     Rig r(Access::ReadOnly);
+    int denied = 0;
+    r.dev->set_denied_write_hook([&denied] { ++denied; });
     const auto before = r.file.contents();
     r.g.write(GuestAddress(k_buf), pattern(512, 9));
     auto [st, len] = r.submit(VIRTIO_BLK_T_OUT, 0, {{k_buf, 512, false}});
     EXPECT_EQ(st, VIRTIO_BLK_S_IOERR);
     EXPECT_EQ(len, 1u);
     EXPECT_EQ(r.file.contents(), before);
+    EXPECT_EQ(denied, 1);  // reported, so the VMM can audit it
     // Reads and flushes still work.
     auto [st2, len2] = r.submit(VIRTIO_BLK_T_IN, 1, {{k_buf, 512, true}});
     EXPECT_EQ(st2, VIRTIO_BLK_S_OK);
     EXPECT_EQ(r.g.read(GuestAddress(k_buf), 512), std::vector<std::byte>(before.begin() + 512, before.begin() + 1024));
     EXPECT_EQ(r.submit(VIRTIO_BLK_T_FLUSH, 0, {}).first, VIRTIO_BLK_S_OK);
     EXPECT_EQ(r.file.contents(), before);
+    EXPECT_EQ(denied, 1);  // reads and flushes are not denials
 }
 
 TEST(BlockDevice, FlushGetIdAndUnsupported)
