@@ -3,11 +3,14 @@
 // through ioeventfd, stop requests, SIGINT/SIGTERM).
 #include "vmm/machine.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <array>
@@ -32,6 +35,8 @@
 #include "memory/guest_memory.hpp"
 #include "virtio/block/block_device.hpp"
 #include "virtio/mmio.hpp"
+#include "vmm/console.hpp"
+#include "vmm/report.hpp"
 
 namespace moat::vmm {
 
@@ -92,7 +97,7 @@ private:
 };
 
 // epoll tags: the kind in the high half, an index in the low half.
-enum class Tag : std::uint32_t { Stop = 1, Signal, Console, Notify };
+enum class Tag : std::uint32_t { Stop = 1, Signal, Console, Notify, Monitor, ReportTimer };
 std::uint64_t tag(Tag t, std::uint32_t index = 0)
 {
     return (std::uint64_t{static_cast<std::uint32_t>(t)} << 32) | index;
@@ -122,8 +127,16 @@ struct Machine::State {
     std::vector<VirtioSlot> virtio;
     std::vector<int> writable_disks;  // not owned: flushed once more when the VM ends
     int console_in = -1;
-    int console_out = 1;
     bool console_escape = false;
+    std::unique_ptr<ConsoleOutput> console;
+    base::UniqueFd console_client;  // input side of an attached console client
+    int monitor = -1;
+    // Refused writes per disk not yet reported; the event thread only. A report goes out at
+    // most once per k_report_interval, so a guest hammering a read-only disk costs the monitor
+    // one audit record per burst.
+    std::vector<std::uint64_t> denied_writes;
+    base::UniqueFd report_timer;
+    bool report_armed = false;
     base::UniqueFd stop_fd;
     std::atomic<bool> stopping{false};
     std::mutex exit_lock;
@@ -143,9 +156,29 @@ struct Machine::State {
         [[maybe_unused]] auto r = ::write(stop_fd.get(), &one, sizeof one);
     }
 
-    void console_write(std::uint8_t c) const
+    void note_denied_write(std::size_t disk)
     {
-        while (::write(console_out, &c, 1) < 0 && errno == EINTR) {
+        ++denied_writes[disk];
+        if (report_armed || monitor < 0) return;
+        itimerspec in{};
+        in.it_value.tv_sec = 1;
+        if (::timerfd_settime(report_timer.get(), 0, &in, nullptr) == 0) report_armed = true;
+    }
+
+    void send_reports()
+    {
+        report_armed = false;
+        for (std::size_t d = 0; d < denied_writes.size(); ++d) {
+            if (denied_writes[d] == 0 || monitor < 0) continue;
+            const Report r{static_cast<std::uint32_t>(ReportKind::DeniedWrite), static_cast<std::uint32_t>(d),
+                           denied_writes[d]};
+            ssize_t n;
+            do {
+                n = ::send(monitor, &r, sizeof r, MSG_NOSIGNAL);
+            } while (n < 0 && errno == EINTR);
+            if (n != static_cast<ssize_t>(sizeof r))
+                MOAT_LOG_RATELIMITED(Warn, "report to the monitor failed: %s", std::strerror(errno));
+            denied_writes[d] = 0;
         }
     }
 };
@@ -193,6 +226,11 @@ Result<void> add_virtio_block(Machine::State& s, DiskConfig& d)
         std::move(d.file),
         d.access == DiskAccess::ReadOnly ? virtio::block::Access::ReadOnly : virtio::block::Access::ReadWrite,
         d.id));
+    // Disk numbers in reports follow the configuration's order, which is the monitor's.
+    const std::size_t disk = s.denied_writes.size();
+    s.denied_writes.push_back(0);
+    Machine::State* st = &s;
+    device->set_denied_write_hook([st, disk] { st->note_denied_write(disk); });
     VirtioSlot slot;
     slot.irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_virtio_irq_base + index));
     slot.transport = std::make_unique<virtio::MmioTransport>(s.mem, std::move(device), *slot.irq);
@@ -237,8 +275,11 @@ Result<Machine> Machine::build(VmConfig config, std::string* failed_input)
     blame("");
     auto s = std::make_unique<State>(std::move(kvm), std::move(vm), std::move(mem));
     s->console_in = config.console_in;
-    s->console_out = config.console_out;
     s->console_escape = config.console_escape;
+    s->console = std::make_unique<ConsoleOutput>(config.console_out, config.console_log, config.console_prefix);
+    s->monitor = config.monitor;
+    s->report_timer = base::UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!s->report_timer.valid()) return fail_errno("timerfd_create");
     s->stop_fd = base::UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!s->stop_fd.valid()) return fail_errno("eventfd");
 
@@ -265,7 +306,7 @@ Result<Machine> Machine::build(VmConfig config, std::string* failed_input)
     // Devices. Callbacks hold a pointer to the heap-allocated State, which outlives them.
     State* st = s.get();
     s->serial_irq = MOAT_TRY(IrqFd::create(s->vm, layout::k_com1_irq));
-    s->serial = std::make_unique<devices::Serial>([st](std::uint8_t c) { st->console_write(c); },
+    s->serial = std::make_unique<devices::Serial>([st](std::uint8_t c) { st->console->put(c); },
                                                   [st] { st->serial_irq->trigger(); });
     s->i8042 = std::make_unique<devices::I8042>([st] { st->request_stop({ExitReason::Reset, 0, {}}); });
     s->sleep = std::make_unique<devices::AcpiSleep>(layout::k_s5_sleep_type,
@@ -409,15 +450,15 @@ struct ConsoleInput {
     bool escape = false;
     bool open = true;
 
-    // Returns false when the user asked to quit.
-    bool feed(Machine::State& s, std::span<const std::uint8_t> bytes)
+    // Returns false when the user asked to quit. An attached client handles its own escape.
+    bool feed(Machine::State& s, std::span<const std::uint8_t> bytes, bool escapes)
     {
         for (std::uint8_t c : bytes) {
-            if (s.console_escape && escape) {
+            if (escapes && escape) {
                 escape = false;
                 if (c == 'x' || c == 'X') return false;
                 if (c != 0x01) continue;  // Ctrl-A Ctrl-A sends one Ctrl-A
-            } else if (s.console_escape && c == 0x01) {
+            } else if (escapes && c == 0x01) {
                 escape = true;
                 continue;
             }
@@ -432,6 +473,49 @@ struct ConsoleInput {
         pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
     }
 };
+
+// A message from the monitor: a console client to attach (one descriptor). Anything else is
+// dropped; the monitor is trusted, so a bad message is a bug to log, not an attack.
+template <typename Watch, typename Unwatch>
+void attach_from_monitor(Machine::State& s, Watch watch, Unwatch unwatch)
+{
+    Report r{};
+    iovec iov{&r, sizeof r};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    ssize_t n;
+    do {
+        n = ::recvmsg(s.monitor, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        unwatch(s.monitor);  // the monitor went away; the VM runs on
+        s.monitor = -1;
+        return;
+    }
+    base::UniqueFd fd;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+            int received;
+            std::memcpy(&received, CMSG_DATA(c), sizeof received);
+            fd = base::UniqueFd(received);
+        }
+    }
+    if (n != static_cast<ssize_t>(sizeof r) || r.kind != static_cast<std::uint32_t>(ReportKind::AttachConsole) ||
+        !fd.valid() || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        MOAT_LOG_RATELIMITED(Warn, "unexpected message from the monitor dropped");
+        return;
+    }
+    base::UniqueFd out(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!out.valid()) return;
+    if (s.console_client.valid()) unwatch(s.console_client.get());
+    s.console_client = std::move(fd);
+    s.console->attach(std::move(out));
+    if (!watch(s.console_client.get())) s.console_client.reset();
+}
 
 }  // namespace
 
@@ -470,6 +554,8 @@ VmExit Machine::run()
             watch(s.virtio[d].notify[q].get(), tag(Tag::Notify, (d << 16) | q));
     ConsoleInput console;
     console.open = s.console_in >= 0 && watch(s.console_in, tag(Tag::Console));
+    if (s.monitor >= 0) watch(s.monitor, tag(Tag::Monitor));
+    watch(s.report_timer.get(), tag(Tag::ReportTimer));
 
     // vCPU threads get a 256 KiB stack: too small to hold a 2 MiB huge page, which a default
     // 8 MiB stack acquires on first touch where transparent huge pages are "always".
@@ -519,14 +605,28 @@ VmExit Machine::run()
                     slot.transport->notify(index & 0xffff);
             } else if (kind == Tag::Console) {
                 if (!console.pending.empty()) continue;  // back-pressure: the UART is full
+                const bool client = index == 1;
+                const int fd = client ? s.console_client.get() : s.console_in;
                 std::array<std::uint8_t, 256> buf;
-                ssize_t got = ::read(s.console_in, buf.data(), buf.size());
+                ssize_t got = ::read(fd, buf.data(), buf.size());
                 if (got <= 0 && !(got < 0 && (errno == EINTR || errno == EAGAIN))) {
-                    ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, s.console_in, nullptr);  // EOF: no more input
-                    console.open = false;
-                } else if (got > 0 && !console.feed(s, std::span(buf.data(), static_cast<std::size_t>(got)))) {
+                    ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);  // EOF: no more input
+                    if (client) {
+                        s.console->detach();
+                        s.console_client.reset();
+                    } else {
+                        console.open = false;
+                    }
+                } else if (got > 0 && !console.feed(s, std::span(buf.data(), static_cast<std::size_t>(got)),
+                                                    !client && s.console_escape)) {
                     s.request_stop({ExitReason::UserQuit, 0, {}});
                 }
+            } else if (kind == Tag::Monitor) {
+                attach_from_monitor(s, [&](int fd) { return watch(fd, tag(Tag::Console, 1)); },
+                                    [&](int fd) { ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr); });
+            } else if (kind == Tag::ReportTimer) {
+                std::uint64_t ticks;
+                if (::read(s.report_timer.get(), &ticks, sizeof ticks) == sizeof ticks) s.send_reports();
             } else if (kind == Tag::Signal) {
                 signalfd_siginfo si{};
                 if (::read(sig_fd.get(), &si, sizeof si) == sizeof si)
@@ -543,6 +643,8 @@ VmExit Machine::run()
     }
     for (pthread_t t : threads) pthread_join(t, nullptr);
     for (int fd : s.writable_disks) ::fdatasync(fd);
+    s.send_reports();  // denials still waiting for the timer
+    s.console->flush();
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
     std::lock_guard g(s.exit_lock);

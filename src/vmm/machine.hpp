@@ -31,8 +31,13 @@ struct VmConfig {
     std::uint32_t vcpus = 1;
     std::vector<DiskConfig> disks;
     int console_in = -1;     // serial input source, or -1 for none (not owned)
-    int console_out = 1;     // serial output sink (not owned)
+    int console_out = 1;     // serial output sink, or -1 for none (not owned)
     bool console_escape = false;  // Ctrl-A x on console_in stops the VM (interactive use)
+    std::string console_prefix;   // if set, console_out gets whole lines behind it ("web | ")
+    int console_log = -1;    // a copy of the serial output, or -1 (not owned)
+    // The socket to the monitor (not owned), or -1 when the VM runs alone: the monitor sends
+    // console clients to attach over it, and the VM reports runtime denials (vmm/report.hpp).
+    int monitor = -1;
 };
 
 enum class ExitReason {

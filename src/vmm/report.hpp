@@ -1,0 +1,24 @@
+// Messages between the monitor and a VM process over their socketpair (SOCK_SEQPACKET). Fixed
+// size and fixed layout, so the monitor reads what an untrusted VM process sends without
+// parsing: a message is exactly one Report, every field range-checked by the receiver.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace moat::vmm {
+
+enum class ReportKind : std::uint32_t {
+    AttachConsole = 1,  // monitor -> VM: one descriptor, a console client's socket
+    DeniedWrite = 2,    // VM -> monitor: `count` guest writes to read-only disk `disk` refused
+};
+
+struct Report {
+    std::uint32_t kind;   // ReportKind
+    std::uint32_t disk;   // index into the VM's disks (DeniedWrite)
+    std::uint64_t count;  // DeniedWrite: refused requests since the last report
+};
+static_assert(sizeof(Report) == 16 && std::is_standard_layout_v<Report>);
+
+}  // namespace moat::vmm
