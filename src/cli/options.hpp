@@ -6,13 +6,14 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "base/size.hpp"
 
 namespace moat::cli {
 
 inline constexpr std::uint64_t k_min_mem = 16ull << 20;  // below this no useful guest fits
 
-// "4096", "512K", "256M", "2G", "1T" (binary multiples; a trailing "iB" or "B" is allowed).
-Result<std::uint64_t> parse_size(std::string_view text);
+// "4096", "512K", "256M", "2G", "1T": the shared parser in base/size.hpp.
+using moat::parse_size;
 
 struct DiskSpec {
     std::string path;

@@ -1,0 +1,102 @@
+// libFuzzer target: parse_manifest over arbitrary text, then plan() and describe() on every
+// manifest it accepts. Checks the invariants the monitor relies on.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "policy/manifest.hpp"
+#include "policy/plan.hpp"
+
+namespace {
+
+using namespace moat::policy;
+
+bool valid_name(std::string_view n)
+{
+    if (n.empty() || n.size() > kMaxNameLength) return false;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+        const char c = n[i];
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'));
+        if (!ok) return false;
+    }
+    return true;
+}
+
+void check_path(const PathRef& p)
+{
+    MOAT_CHECK(!p.written.empty());
+    MOAT_CHECK(p.path.find('\0') == std::string::npos);
+    MOAT_CHECK(p.path.ends_with(p.written));
+    MOAT_CHECK(p.line != 0);
+}
+
+void check(const Manifest& m)
+{
+    std::size_t disks = 0;
+    for (std::size_t i = 0; i < m.volumes.size(); ++i) {
+        const VolumeSpec& v = m.volumes[i];
+        MOAT_CHECK(valid_name(v.name));
+        MOAT_CHECK(within(m.lattice, v.label));
+        check_path(v.path);
+        for (std::size_t j = 0; j < i; ++j) MOAT_CHECK(m.volumes[j].name != v.name);
+    }
+    MOAT_CHECK(!m.vms.empty());
+    for (std::size_t i = 0; i < m.vms.size(); ++i) {
+        const VmSpec& vm = m.vms[i];
+        MOAT_CHECK(valid_name(vm.name));
+        MOAT_CHECK(m.find_volume(vm.name) == nullptr);
+        for (std::size_t j = 0; j < i; ++j) MOAT_CHECK(m.vms[j].name != vm.name);
+        MOAT_CHECK(within(m.lattice, vm.label));
+        check_path(vm.kernel);
+        if (vm.initrd) check_path(*vm.initrd);
+        if (vm.cmdline) MOAT_CHECK(vm.cmdline->find('\0') == std::string::npos);
+        MOAT_CHECK(vm.memory >= kMinVmMemory && vm.memory <= kMaxVmMemory);
+        MOAT_CHECK(vm.cpus >= 1 && vm.cpus <= kMaxVmCpus);
+        MOAT_CHECK(vm.max_restarts <= kMaxMaxRestarts);
+        for (std::size_t d = 0; d < vm.disks.size(); ++d) {
+            const DiskRef& disk = vm.disks[d];
+            MOAT_CHECK(disk.index < m.volumes.size());
+            MOAT_CHECK(m.volumes[disk.index].name == disk.volume);
+            for (std::size_t e = 0; e < d; ++e) MOAT_CHECK(vm.disks[e].index != disk.index);
+        }
+        disks += vm.disks.size();
+    }
+
+    // One decision per disk, in order, each matching decide() and describable.
+    const auto p = plan(m);
+    MOAT_CHECK(p.size() == disks);
+    std::size_t k = 0;
+    for (const VmSpec& vm : m.vms) {
+        for (const DiskRef& disk : vm.disks) {
+            const PlannedDecision& d = p[k++];
+            MOAT_CHECK(d.vm == vm.name);
+            MOAT_CHECK(d.object == "volume " + disk.volume);
+            MOAT_CHECK(d.act == (disk.mode == DiskMode::ReadWrite ? Act::ReadWriteVolume : Act::ReadVolume));
+            MOAT_CHECK(d.decision == decide(d.act, vm.label, m.volumes[disk.index].label));
+            // Nothing granted that the flow rule forbids.
+            if (d.decision.verdict == Verdict::Allow) {
+                MOAT_CHECK(may_flow(d.object_label, d.subject));
+                if (d.act == Act::ReadWriteVolume) MOAT_CHECK(d.subject == d.object_label);
+            }
+            const std::string line = describe(m, d);
+            MOAT_CHECK(line.starts_with(to_string(d.decision.verdict)));
+        }
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    ManifestError err;
+    auto m = parse_manifest(text, "fuzz.toml", "/base", &err);
+    if (m.has_value()) {
+        check(*m);
+    } else {
+        // Every failure explains itself, starting with the source name, on one line.
+        MOAT_CHECK(err.message.starts_with("fuzz.toml"));
+        MOAT_CHECK(err.message.find('\n') == std::string::npos);
+    }
+    return 0;
+}

@@ -1,0 +1,113 @@
+// The system manifest: the lattice, labelled volumes and labelled VMs of one system, parsed from
+// TOML (DESIGN.md "Manifest"; issue 5, acceptance 1). Pure: no I/O, no file system access.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "policy/label.hpp"
+#include "policy/lattice.hpp"
+
+namespace moat::policy {
+
+inline constexpr std::uint64_t kMinVmMemory = 16ull << 20;      // below this no useful guest fits
+inline constexpr std::uint64_t kMaxVmMemory = 1ull << 40;       // 1T: a sanity bound, not host RAM
+inline constexpr std::uint64_t kDefaultVmMemory = 256ull << 20;
+inline constexpr std::uint32_t kMaxVmCpus = 255;                // xAPIC ids 0..254 (255 is broadcast)
+inline constexpr std::uint32_t kDefaultMaxRestarts = 3;
+inline constexpr std::uint32_t kMaxMaxRestarts = 100;
+inline constexpr std::size_t kMaxNameLength = 32;
+
+// Line numbers are 1-based lines of the manifest text; 0 means "not written" (a default was
+// used), and messages then fall back to the enclosing table's line.
+
+// A path from the manifest: `path` is joined to the manifest's directory (absolute paths are
+// kept), `written` is the text as the user wrote it, for messages.
+struct PathRef {
+    std::string path;
+    std::string written;
+    std::uint32_t line = 0;
+};
+
+struct VolumeSpec {
+    std::string name;  // [a-z0-9][a-z0-9_-]{0,31}
+    PathRef path;
+    Label label;
+    std::uint32_t line = 0;        // the [volume.NAME] table
+    std::uint32_t label_line = 0;  // the `label` key
+};
+
+enum class DiskMode : std::uint8_t { ReadOnly, ReadWrite };
+
+struct DiskRef {
+    std::string volume;     // a volume's name
+    std::size_t index = 0;  // into Manifest::volumes; always valid
+    DiskMode mode = DiskMode::ReadOnly;
+    std::uint32_t line = 0;  // the disks entry
+};
+
+enum class Restart : std::uint8_t { Never, OnFailure };
+
+struct VmSpec {
+    std::string name;  // [a-z0-9][a-z0-9_-]{0,31}; becomes state/<name>.log
+    Label label;
+    PathRef kernel;
+    std::optional<PathRef> initrd;
+    std::optional<std::string> cmdline;  // absent: the VMM's default command line
+    std::uint64_t memory = kDefaultVmMemory;  // bytes, kMinVmMemory..kMaxVmMemory
+    std::uint32_t cpus = 1;                   // 1..kMaxVmCpus
+    std::vector<DiskRef> disks;               // in manifest order; no volume twice
+    Restart restart = Restart::Never;
+    std::uint32_t max_restarts = kDefaultMaxRestarts;  // 0..kMaxMaxRestarts
+
+    std::uint32_t line = 0;  // the [vm.NAME] table
+    std::uint32_t label_line = 0;
+    std::uint32_t cmdline_line = 0;
+    std::uint32_t memory_line = 0;
+    std::uint32_t cpus_line = 0;
+    std::uint32_t restart_line = 0;
+};
+
+// A parsed, validated system. Volumes and VMs keep manifest order. Names are unique across
+// volumes and VMs together, so "web" names one thing in every message and audit record.
+// Invariants: every label is within `lattice`; every DiskRef::index < volumes.size() and
+// volumes[index].name == volume. A value type; thread-safe to read.
+struct Manifest {
+    Lattice lattice;
+    std::vector<VolumeSpec> volumes;
+    std::vector<VmSpec> vms;
+    std::string source;  // the manifest's name for messages, e.g. "demo.toml"
+
+    const VolumeSpec* find_volume(std::string_view name) const;
+    const VmSpec* find_vm(std::string_view name) const;
+
+    // The prefix for a message about one key: "demo.toml:14: vm.web.kernel" (":14" omitted
+    // when line is 0). Callers append ": what went wrong".
+    std::string where(std::uint32_t line, std::string_view dotted_key) const;
+};
+
+struct ManifestError {
+    // One line: "demo.toml:12: vm.web.memory: bad size '12Q' (unknown size unit ...)". The
+    // source name, the line (omitted when unknown), the dotted key, what is wrong and the value.
+    std::string message;
+};
+
+// Parses and validates a manifest. `source_name` is used in messages only; relative paths are
+// joined to `base_dir` lexically ("" leaves them relative; no `..` folding, no symlinks
+// resolved). On failure returns Errc::InvalidInput (or Errc::Unsupported for a feature not yet
+// supported, such as [[channel]]) and, if err is given, fills err->message. Pure, no I/O;
+// thread-safe. Accepts any bytes (the text need not be valid UTF-8; TOML rejects it then).
+Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir,
+                                ManifestError* err);
+
+// Lexical join: `path` if it is absolute or base_dir is empty, else base_dir + "/" + path.
+std::string join_path(std::string_view base_dir, std::string_view path);
+
+const char* to_string(DiskMode mode);   // "ro" / "rw"
+const char* to_string(Restart restart);  // "never" / "on-failure"
+
+}  // namespace moat::policy
