@@ -1,0 +1,3 @@
+# Fuzz target for the audit log reader (src/monitor/audit_verify.cpp): `moat audit` reads
+# files anyone with access to the state directory could have edited.
+moat_fuzzer(fuzz_audit_verify ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_audit_verify.cpp moat_audit_tools)
