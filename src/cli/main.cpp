@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iterator>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,7 +19,11 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "cli/audit_cmd.hpp"
 #include "cli/options.hpp"
+#include "cli/system_cmd.hpp"
+#include "cli/volume_cmd.hpp"
+#include "cli/vm_exit.hpp"
 #include "kvm/kvm.hpp"
 #include "vmm/machine.hpp"
 
@@ -25,10 +31,9 @@ namespace {
 
 using namespace moat;
 
-// Exit statuses: 0 the guest ended itself (power off, reboot); 1 the VM failed (triple
-// fault, KVM error, host error); 2 bad input; 128+N killed by signal N.
-constexpr int k_exit_vm_failed = 1;
-constexpr int k_exit_usage = 2;
+using cli::describe;
+using cli::k_exit_usage;
+using cli::k_exit_vm_failed;
 
 constexpr const char* k_default_cmdline =
     "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
@@ -37,13 +42,6 @@ int usage_error(const std::string& msg)
 {
     std::fprintf(stderr, "moat: %s\n", msg.c_str());
     return k_exit_usage;
-}
-
-std::string describe(const Error& e)
-{
-    std::string s = e.what;
-    if (e.sys_errno) s += std::string(": ") + std::strerror(e.sys_errno);
-    return s;
 }
 
 // Opens a file the user named; on failure, prints one line naming the option and the path.
@@ -177,27 +175,7 @@ int run_vm(const RunOptions& o)
         }
         end = machine->run();
     }
-    switch (end.reason) {
-    case vmm::ExitReason::PowerOff:
-    case vmm::ExitReason::Reset:
-    case vmm::ExitReason::UserQuit:
-        if (o.verbose) std::fprintf(stderr, "moat: guest ended: %s\n", vmm::to_string(end.reason));
-        return 0;
-    case vmm::ExitReason::Signal:
-        std::fprintf(stderr, "moat: stopped by signal %d (%s)\n", end.signal, strsignal(end.signal));
-        return 128 + end.signal;
-    case vmm::ExitReason::TripleFault:
-        std::fprintf(stderr, "moat: the guest triple faulted (KVM_EXIT_SHUTDOWN); the VM was stopped\nmoat: %s\n",
-                     end.detail.c_str());
-        return k_exit_vm_failed;
-    case vmm::ExitReason::InternalError:
-        std::fprintf(stderr, "moat: KVM could not run the guest: %s\n", end.detail.c_str());
-        return k_exit_vm_failed;
-    case vmm::ExitReason::HostError:
-        std::fprintf(stderr, "moat: host error: %s\n", end.detail.c_str());
-        return k_exit_vm_failed;
-    }
-    return k_exit_vm_failed;
+    return cli::vm_exit_status(end, "", o.verbose);
 }
 
 }  // namespace
@@ -231,8 +209,62 @@ int main(int argc, char** argv)
         "Exit status: 0 when the guest powers off or reboots; 1 on a triple fault or a KVM or host error;\n"
         "2 on bad input; 128+N when stopped by signal N (SIGINT, SIGTERM).");
 
+    // A system of labelled VMs (DESIGN.md "Process model", "Security policy", "Audit").
+    std::string manifest, state, vm_name, size, label, integrity, audit_file, vm_filter, event_filter, anchor;
+    bool raw = false;
+    const char* state_help = "the system's state directory (default: the system this user started last)";
+    auto* up = app.add_subcommand("up", "Start the system a manifest describes: every decision first, then one process per VM.");
+    up->add_option("manifest", manifest, "the system manifest (TOML)")->required();
+    up->add_option("--state", state, "state directory: audit log, console logs, control socket (default: state/ beside the manifest)");
+    up->footer("Each VM's console goes to this terminal as 'name | ...' lines and to STATE/NAME.log.\n"
+               "Exit status: 0 when every VM ended by itself or was stopped; 1 when a VM failed; 2 when the policy,\n"
+               "a file or a volume label refused the system (nothing was started).");
+    auto* ls = app.add_subcommand("ls", "List the VMs of a running system: name, label, state, pid, uptime, memory.");
+    ls->add_option("--state", state, state_help);
+    auto* stop = app.add_subcommand("stop", "Stop one VM of a running system.");
+    stop->add_option("vm", vm_name, "the VM's name")->required();
+    stop->add_option("--state", state, state_help);
+    auto* down = app.add_subcommand("down", "Stop every VM and end the system.");
+    down->add_option("--state", state, state_help);
+    auto* console = app.add_subcommand("console", "Attach this terminal to one VM's serial console (Ctrl-A x detaches).");
+    console->add_option("vm", vm_name, "the VM's name")->required();
+    console->add_option("--state", state, state_help);
+
+    auto* policy = app.add_subcommand("policy", "Policy tools.");
+    policy->require_subcommand(1);
+    auto* check = policy->add_subcommand("check", "Print every decision 'moat up' would take for a manifest, and why.");
+    check->add_option("manifest", manifest, "the system manifest (TOML)")->required();
+    check->footer("Exit status: 0 when every decision allows, 2 when one denies or the manifest is bad.");
+
+    auto* volume = app.add_subcommand("volume", "Labelled volumes.");
+    volume->require_subcommand(1);
+    auto* vcreate = volume->add_subcommand("create", "Create a sparse raw image and store its label with it (extended attributes).");
+    vcreate->add_option("path", audit_file, "the image to create (never overwritten)")->required();
+    vcreate->add_option("--size", size, "size, e.g. 64M (a multiple of 512 bytes)")->required();
+    vcreate->add_option("--label", label, "secrecy label: LEVEL or LEVEL:CAT1,CAT2")->required();
+    vcreate->add_option("--integrity", integrity, "integrity label: LEVEL or LEVEL:CAT1,CAT2")->required();
+    auto* vshow = volume->add_subcommand("show", "Print a volume's size and stored label.");
+    vshow->add_option("path", audit_file, "the image")->required();
+
+    auto* audit = app.add_subcommand("audit", "The hash-chained audit log.");
+    audit->require_subcommand(1);
+    auto* verify = audit->add_subcommand("verify", "Check the log's hash chain; name the first broken record.");
+    verify->add_option("file", audit_file, "the log, e.g. state/audit.log")->required();
+    verify->add_option("--anchor", anchor, "SEQ:HASH of a record known from elsewhere: also detects records cut from the end");
+    verify->footer("Exit status: 0 when the chain holds, 1 when a record is broken, 2 when the file cannot be read.");
+    auto* show = audit->add_subcommand("show", "Print records, filtered by VM and event.");
+    show->add_option("file", audit_file, "the log, e.g. state/audit.log")->required();
+    show->add_option("--vm", vm_filter, "only records about this VM");
+    show->add_option("--event", event_filter, "only this event or those below it: 'vm' matches vm.start and vm.exit");
+    show->add_flag("--raw", raw, "print the JSON lines as they are");
+
+    // Internal: the VM process `moat up` starts; it reads its descriptors from fd 3.
+    auto* vmm_process = app.add_subcommand("_vmm", "")->group("");
+    vmm_process->add_option("name", vm_name)->required();
+
     // CLI11 reports an unknown command as a missing one; name it instead.
-    if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run") {
+    const std::string_view commands[] = {"run", "up", "ls", "stop", "down", "console", "policy", "volume", "audit", "_vmm"};
+    if (argc > 1 && argv[1][0] != '-' && std::find(std::begin(commands), std::end(commands), argv[1]) == std::end(commands)) {
         std::fprintf(stderr, "moat: unknown command '%s' (see 'moat --help')\n", argv[1]);
         return k_exit_usage;
     }
@@ -250,5 +282,18 @@ int main(int argc, char** argv)
     }
     if (o.verbose) log::set_level(log::Level::Debug);
     if (run->parsed()) return run_vm(o);
+    if (up->parsed()) return cli::up_main(manifest, state, k_default_cmdline);
+    if (ls->parsed()) return cli::ls_main(state);
+    if (stop->parsed()) return cli::stop_main(state, vm_name);
+    if (down->parsed()) return cli::down_main(state);
+    if (console->parsed()) return cli::console_main(state, vm_name);
+    if (check->parsed()) return cli::policy_check_main(manifest);
+    if (vcreate->parsed()) return cli::volume_create_main(audit_file, size, label, integrity);
+    if (vshow->parsed()) return cli::volume_show_main(audit_file);
+    if (verify->parsed()) return cli::audit_verify_main(audit_file, anchor.empty() ? std::nullopt : std::optional(anchor));
+    if (show->parsed())
+        return cli::audit_show_main(audit_file, vm_filter.empty() ? std::nullopt : std::optional(vm_filter),
+                                    event_filter.empty() ? std::nullopt : std::optional(event_filter), raw);
+    if (vmm_process->parsed()) return cli::vmm_process_main(vm_name);
     return k_exit_usage;
 }

@@ -1,0 +1,311 @@
+// `moat up`, `moat policy check`, the control clients and the VM process.
+#include "cli/system_cmd.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "base/unique_fd.hpp"
+#include "cli/vm_exit.hpp"
+#include "monitor/fdpass.hpp"
+#include "monitor/system.hpp"
+#include "policy/manifest.hpp"
+#include "policy/plan.hpp"
+#include "vmm/machine.hpp"
+
+namespace moat::cli {
+
+namespace {
+
+using base::UniqueFd;
+
+constexpr int k_usage = 2;
+
+struct Loaded {
+    policy::Manifest manifest;
+    std::string dir;  // the manifest's directory
+};
+
+// Reads and parses a manifest; prints one line and returns nullopt on any error.
+std::optional<Loaded> load_manifest(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        std::fprintf(stderr, "moat: manifest '%s': %s\n", path.c_str(), std::strerror(errno));
+        return std::nullopt;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+    const std::string source = slash == std::string::npos ? path : path.substr(slash + 1);
+    policy::ManifestError err;
+    auto m = policy::parse_manifest(text.str(), path, dir, &err);
+    if (!m) {
+        std::fprintf(stderr, "moat: %s\n", err.message.c_str());
+        return std::nullopt;
+    }
+    (void)source;
+    return Loaded{std::move(*m), dir};
+}
+
+std::string self_exe()
+{
+    char buf[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return "/proc/self/exe";
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+// The state directory a control command talks to.
+std::string resolve_state(const std::string& state_dir)
+{
+    if (!state_dir.empty()) return state_dir;
+    const std::string link = monitor::current_system_link();
+    struct stat st{};
+    char target[PATH_MAX];
+    // Only a link this user made counts (it may live in a shared /tmp).
+    if (::lstat(link.c_str(), &st) != 0 || !S_ISLNK(st.st_mode) || st.st_uid != ::getuid()) return "state";
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n <= 0) return "state";
+    return std::string(target, static_cast<std::size_t>(n));
+}
+
+// Connects to a system's control socket, sends one request, and reads the one-line reply.
+// Leaves the connection open in `conn` (the console keeps using it).
+std::optional<nlohmann::json> request(const std::string& state_dir, const std::string& line, UniqueFd* conn = nullptr)
+{
+    const std::string dir = resolve_state(state_dir);
+    const std::string path = monitor::control_socket_path(dir);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) {
+        std::fprintf(stderr, "moat: control socket path '%s' is too long\n", path.c_str());
+        return std::nullopt;
+    }
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        std::fprintf(stderr, "moat: no running system at '%s' (%s); start one with 'moat up', or pass --state\n",
+                     dir.c_str(), std::strerror(errno));
+        return std::nullopt;
+    }
+    const std::string out = line + "\n";
+    if (::send(fd.get(), out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+        std::fprintf(stderr, "moat: control socket: %s\n", std::strerror(errno));
+        return std::nullopt;
+    }
+    // Read up to the first newline, byte by byte: whatever follows belongs to the console.
+    std::string reply;
+    char c;
+    while (reply.size() < (1u << 20)) {
+        const ssize_t n = ::read(fd.get(), &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || c == '\n') break;
+        reply.push_back(c);
+    }
+    auto j = nlohmann::json::parse(reply, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("ok")) {
+        std::fprintf(stderr, "moat: the monitor sent no valid reply\n");
+        return std::nullopt;
+    }
+    if (!j["ok"].get<bool>()) {
+        std::fprintf(stderr, "moat: %s\n", j.value("error", std::string("refused")).c_str());
+        return std::nullopt;
+    }
+    if (conn) *conn = std::move(fd);
+    return j;
+}
+
+std::string human_bytes(std::uint64_t b)
+{
+    char buf[32];
+    if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.1fG", static_cast<double>(b) / (1ull << 30));
+    else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(b) / (1ull << 20));
+    else std::snprintf(buf, sizeof buf, "%lluK", static_cast<unsigned long long>(b >> 10));
+    return buf;
+}
+
+std::string human_time(std::uint64_t ms)
+{
+    char buf[32];
+    const std::uint64_t s = ms / 1000;
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                                 static_cast<unsigned long long>(s / 60 % 60));
+    else std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                       static_cast<unsigned long long>(s % 60));
+    return buf;
+}
+
+}  // namespace
+
+int up_main(const std::string& manifest, const std::string& state_dir, const std::string& default_cmdline)
+{
+    auto loaded = load_manifest(manifest);
+    if (!loaded) return k_usage;
+    monitor::SystemOptions o;
+    o.state_dir = state_dir.empty() ? loaded->dir + "/state" : state_dir;
+    o.self_exe = self_exe();
+    o.default_cmdline = default_cmdline;
+    return monitor::run_system(loaded->manifest, o);
+}
+
+int policy_check_main(const std::string& manifest)
+{
+    auto loaded = load_manifest(manifest);
+    if (!loaded) return k_usage;
+    const auto& m = loaded->manifest;
+    const auto decisions = policy::plan(m);
+    for (const auto& d : decisions) std::printf("%s\n", policy::describe(m, d).c_str());
+    const bool denied = policy::any_denied(decisions);
+    std::printf("%zu decision%s, %s\n", decisions.size(), decisions.size() == 1 ? "" : "s",
+                denied ? "some denied: 'moat up' would refuse to start this system" : "all allowed");
+    return denied ? k_usage : 0;
+}
+
+int ls_main(const std::string& state_dir)
+{
+    auto j = request(state_dir, R"({"cmd":"ls"})");
+    if (!j) return 1;
+    std::printf("%-16s %-28s %-9s %8s %9s %8s %8s\n", "NAME", "LABEL", "STATE", "PID", "UPTIME", "MEMORY", "RSS");
+    for (const auto& v : (*j)["vms"]) {
+        const auto pid = v.value("pid", 0);
+        std::printf("%-16s %-28s %-9s %8s %9s %8s %8s\n", v.value("name", std::string()).c_str(),
+                    v.value("label", std::string()).c_str(), v.value("state", std::string()).c_str(),
+                    pid ? std::to_string(pid).c_str() : "-",
+                    pid ? human_time(v.value("uptime_ms", std::uint64_t{0})).c_str() : "-",
+                    human_bytes(v.value("memory", std::uint64_t{0})).c_str(),
+                    pid ? human_bytes(v.value("rss", std::uint64_t{0})).c_str() : "-");
+    }
+    return 0;
+}
+
+int stop_main(const std::string& state_dir, const std::string& vm)
+{
+    nlohmann::json req{{"cmd", "stop"}, {"vm", vm}};
+    return request(state_dir, req.dump()) ? 0 : 1;
+}
+
+int down_main(const std::string& state_dir)
+{
+    return request(state_dir, R"({"cmd":"down"})") ? 0 : 1;
+}
+
+int console_main(const std::string& state_dir, const std::string& vm)
+{
+    UniqueFd conn;
+    nlohmann::json req{{"cmd", "console"}, {"vm", vm}};
+    if (!request(state_dir, req.dump(), &conn)) return 1;
+    const bool tty = ::isatty(STDIN_FILENO) == 1;
+    termios saved{};
+    if (tty && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+        termios raw = saved;
+        ::cfmakeraw(&raw);
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    }
+    std::fprintf(stderr, "moat: attached to %s; Ctrl-A x detaches\r\n", vm.c_str());
+    bool escape = false, in_open = true;
+    for (;;) {
+        pollfd p[2] = {{conn.get(), POLLIN, 0}, {STDIN_FILENO, static_cast<short>(in_open ? POLLIN : 0), 0}};
+        if (::poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        char buf[512];
+        if (p[0].revents) {
+            const ssize_t n = ::read(conn.get(), buf, sizeof buf);
+            if (n <= 0) break;  // the VM ended
+            [[maybe_unused]] auto w = ::write(STDOUT_FILENO, buf, static_cast<std::size_t>(n));
+        }
+        if (p[1].revents) {
+            const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+            if (n <= 0) {
+                in_open = false;
+                if (!tty) break;  // piped input ended: detach
+                continue;
+            }
+            std::string out;
+            bool quit = false;
+            for (ssize_t i = 0; i < n; ++i) {
+                const char c = buf[i];
+                if (escape) {
+                    escape = false;
+                    if (c == 'x' || c == 'X') {
+                        quit = true;
+                        break;
+                    }
+                    if (c != 0x01) continue;
+                } else if (c == 0x01) {
+                    escape = true;
+                    continue;
+                }
+                out.push_back(c);
+            }
+            if (!out.empty() && ::send(conn.get(), out.data(), out.size(), MSG_NOSIGNAL) < 0) break;
+            if (quit) break;
+        }
+    }
+    if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::fprintf(stderr, "\r\nmoat: detached from %s\n", vm.c_str());
+    return 0;
+}
+
+int vmm_process_main(const std::string& name)
+{
+    constexpr int k_sock = 3;
+    auto msg = monitor::recv_message(k_sock, monitor::kMaxMessagePayload);
+    if (!msg || msg->payload.empty()) {
+        std::fprintf(stderr, "moat: %s: no launch message from the monitor\n", name.c_str());
+        return k_usage;
+    }
+    auto l = monitor::decode_launch(
+        std::string_view(reinterpret_cast<const char*>(msg->payload.data()), msg->payload.size()));
+    const std::size_t want = l ? 2 + (l->initrd ? 1 : 0) + l->disk_writable.size() + 2 : 0;
+    if (!l || l->name != name || msg->fds.size() != want) {
+        std::fprintf(stderr, "moat: %s: malformed launch message\n", name.c_str());
+        return k_usage;
+    }
+    auto& fds = msg->fds;
+    std::size_t i = 0;
+    vmm::VmConfig c;
+    c.kvm = std::move(fds[i++]);
+    c.kernel = std::move(fds[i++]);
+    if (l->initrd) c.initrd = std::move(fds[i++]);
+    for (std::size_t d = 0; d < l->disk_writable.size(); ++d)
+        c.disks.push_back({std::move(fds[i++]),
+                           l->disk_writable[d] ? vmm::DiskAccess::ReadWrite : vmm::DiskAccess::ReadOnly,
+                           "moat" + std::to_string(d)});
+    UniqueFd out = std::move(fds[i++]);
+    UniqueFd log = std::move(fds[i++]);
+    c.cmdline = l->cmdline;
+    c.mem_bytes = l->memory;
+    c.vcpus = l->cpus;
+    c.console_out = out.get();
+    c.console_log = log.get();
+    c.console_prefix = name + " | ";
+    c.monitor = k_sock;
+
+    std::string failed;
+    auto machine = vmm::Machine::build(std::move(c), &failed);
+    if (!machine) {
+        std::fprintf(stderr, "moat: %s: %s: %s\n", name.c_str(), failed.empty() ? "building the VM" : failed.c_str(),
+                     describe(machine.error()).c_str());
+        return machine.error().code == Errc::Io ? 1 : k_usage;
+    }
+    return vm_exit_status(machine->run(), name + ": ", false);
+}
+
+}  // namespace moat::cli

@@ -1,0 +1,23 @@
+// `moat up`, `moat policy check`, the control commands (`ls`, `stop`, `down`, `console`) and
+// the VM process that `moat up` starts (`moat _vmm`, internal).
+#pragma once
+
+#include <string>
+
+namespace moat::cli {
+
+// `moat up MANIFEST [--state DIR]`. state_dir empty: `state/` beside the manifest.
+int up_main(const std::string& manifest, const std::string& state_dir, const std::string& default_cmdline);
+// `moat policy check MANIFEST`: every decision the monitor would take before start, and why.
+int policy_check_main(const std::string& manifest);
+
+// Control commands. state_dir empty: the system this user started last.
+int ls_main(const std::string& state_dir);
+int stop_main(const std::string& state_dir, const std::string& vm);
+int down_main(const std::string& state_dir);
+int console_main(const std::string& state_dir, const std::string& vm);
+
+// `moat _vmm NAME`: runs one VM from the descriptors the monitor sends on fd 3.
+int vmm_process_main(const std::string& name);
+
+}  // namespace moat::cli
