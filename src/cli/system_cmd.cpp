@@ -287,7 +287,9 @@ int vmm_process_main(const std::string& name)
     for (std::size_t d = 0; d < l->disk_writable.size(); ++d)
         c.disks.push_back({std::move(fds[i++]),
                            l->disk_writable[d] ? vmm::DiskAccess::ReadWrite : vmm::DiskAccess::ReadOnly,
-                           "moat" + std::to_string(d)});
+                           "moat" + std::to_string(d),
+                           // Not announced: every write attempt reaches the device and is audited.
+                           false});
     UniqueFd out = std::move(fds[i++]);
     UniqueFd log = std::move(fds[i++]);
     c.cmdline = l->cmdline;

@@ -225,7 +225,7 @@ Result<void> add_virtio_block(Machine::State& s, DiskConfig& d)
     auto device = MOAT_TRY(virtio::block::BlockDevice::create(
         std::move(d.file),
         d.access == DiskAccess::ReadOnly ? virtio::block::Access::ReadOnly : virtio::block::Access::ReadWrite,
-        d.id));
+        d.id, d.announce_read_only));
     // Disk numbers in reports follow the configuration's order, which is the monitor's.
     const std::size_t disk = s.denied_writes.size();
     s.denied_writes.push_back(0);

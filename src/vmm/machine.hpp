@@ -19,6 +19,10 @@ struct DiskConfig {
     base::UniqueFd file;  // opened O_RDONLY or O_RDWR to match `access`
     DiskAccess access;
     std::string id;       // what VIRTIO_BLK_T_GET_ID returns (at most 20 bytes used)
+    // A read-only disk is announced as such to the guest (VIRTIO_BLK_F_RO), unless this is
+    // false: then the guest's writes reach the device, fail there with an I/O error, and are
+    // reported to the monitor (how systems attach read-only volumes).
+    bool announce_read_only = true;
 };
 
 // Everything a VM is built from. Every file arrives as a descriptor: the VMM opens no path.

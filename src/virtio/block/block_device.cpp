@@ -94,7 +94,8 @@ Result<void> sync_file(int fd)
 
 }  // namespace
 
-Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, Access access, std::string id)
+Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, Access access, std::string id,
+                                                         bool announce_read_only)
 {
     if (!file.valid()) return fail(Errc::InvalidInput, "virtio-blk: no disk file");
     if (id.size() > VIRTIO_BLK_ID_BYTES) return fail(Errc::InvalidInput, "virtio-blk: id longer than 20 bytes");
@@ -105,17 +106,17 @@ Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, Ac
     const std::uint64_t size = MOAT_TRY(file_size(file.get()));
     std::array<std::byte, VIRTIO_BLK_ID_BYTES> id_bytes{};
     std::memcpy(id_bytes.data(), id.data(), id.size());
-    return std::unique_ptr<BlockDevice>(new BlockDevice(std::move(file), access, id_bytes, size / k_sector_size));
+    return std::unique_ptr<BlockDevice>(new BlockDevice(std::move(file), access, id_bytes, size / k_sector_size, announce_read_only));
 }
 
 BlockDevice::BlockDevice(base::UniqueFd file, Access access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
-                         std::uint64_t capacity)
+                         std::uint64_t capacity, bool announce_read_only)
     : m_file(std::move(file)), m_access(access), m_id(id), m_capacity(capacity)
 {
     m_features = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_RING_F_EVENT_IDX) |
                  feature_bit(VIRTIO_RING_F_INDIRECT_DESC) | feature_bit(VIRTIO_BLK_F_SEG_MAX) |
                  feature_bit(VIRTIO_BLK_F_FLUSH);
-    if (access == Access::ReadOnly) m_features |= feature_bit(VIRTIO_BLK_F_RO);
+    if (access == Access::ReadOnly && announce_read_only) m_features |= feature_bit(VIRTIO_BLK_F_RO);
     m_config.capacity.set(capacity);
     m_config.seg_max.set(k_seg_max);
 }

@@ -33,8 +33,13 @@ public:
 
     // `file` is a regular file or block device; ReadWrite needs it opened O_RDWR (the VMM opens
     // read-only disks O_RDONLY). Capacity is the size in whole 512-byte sectors (rounded down).
-    // `id` is the GET_ID answer, at most 20 bytes (zero-padded).
-    static Result<std::unique_ptr<BlockDevice>> create(base::UniqueFd file, Access access, std::string id);
+    // `id` is the GET_ID answer, at most 20 bytes (zero-padded). A read-only disk is announced
+    // to the driver (VIRTIO_BLK_F_RO) unless `announce_read_only` is false: then the driver
+    // believes it may write, and every write it tries reaches this device, which refuses it
+    // (and reports it, see set_denied_write_hook) — what a reference monitor that audits
+    // attempted writes wants.
+    static Result<std::unique_ptr<BlockDevice>> create(base::UniqueFd file, Access access, std::string id,
+                                                       bool announce_read_only = true);
 
     BlockDevice(const BlockDevice&) = delete;
     BlockDevice& operator=(const BlockDevice&) = delete;
@@ -55,7 +60,7 @@ public:
 
 private:
     BlockDevice(base::UniqueFd file, Access access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
-                std::uint64_t capacity);
+                std::uint64_t capacity, bool announce_read_only);
     // Serves one validated request; writes its status byte and returns the used length.
     std::uint32_t execute(const Request& req);
     std::uint8_t get_id(const Request& req, std::uint32_t& written);

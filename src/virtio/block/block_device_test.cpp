@@ -80,10 +80,12 @@ struct Rig {
     CountingNotifier notifier;
     std::unique_ptr<BlockDevice> dev;
 
-    explicit Rig(Access access, std::size_t size = 64 * 512, std::uint64_t features = k_ring_features)
+    explicit Rig(Access access, std::size_t size = 64 * 512, std::uint64_t features = k_ring_features,
+                 bool announce_read_only = true)
         : file(size)
     {
-        auto d = BlockDevice::create(file.open(access == Access::ReadOnly ? O_RDONLY : O_RDWR), access, "moat-disk-1");
+        auto d = BlockDevice::create(file.open(access == Access::ReadOnly ? O_RDONLY : O_RDWR), access, "moat-disk-1",
+                                     announce_read_only);
         EXPECT_TRUE(d.has_value());
         dev = std::move(d).value();
         std::vector<std::optional<Queue>> queues;
@@ -146,6 +148,10 @@ TEST(BlockDevice, CapacityFeaturesAndConfig)
     auto ro = BlockDevice::create(f.open(O_RDONLY), Access::ReadOnly, "disk");
     ASSERT_TRUE(ro.has_value());
     EXPECT_NE((*ro)->features() & feature_bit(VIRTIO_BLK_F_RO), 0u);
+    // Unannounced: the driver is not told, the device still refuses (next test's rig).
+    auto quiet = BlockDevice::create(f.open(O_RDONLY), Access::ReadOnly, "disk", false);
+    ASSERT_TRUE(quiet.has_value());
+    EXPECT_EQ((*quiet)->features() & feature_bit(VIRTIO_BLK_F_RO), 0u);
 }
 
 TEST(BlockDevice, CreateRejectsBadInput)
@@ -259,6 +265,19 @@ TEST(BlockDevice, QueueFaultAsksForReset)
     r.dev->process_queue(0);
     EXPECT_EQ(r.notifier.needs_reset, 1);
     EXPECT_EQ(r.g.used_idx(), 0);
+}
+
+TEST(BlockDevice, UnannouncedReadOnlyDiskStillRefusesWrites)
+{
+    Rig r(Access::ReadOnly, 64 * 512, k_ring_features, false);
+    int denied = 0;
+    r.dev->set_denied_write_hook([&denied] { ++denied; });
+    const auto before = r.file.contents();
+    r.g.write(GuestAddress(k_buf), pattern(1024, 3));
+    EXPECT_EQ(r.submit(VIRTIO_BLK_T_OUT, 0, {{k_buf, 1024, false}}).first, VIRTIO_BLK_S_IOERR);
+    EXPECT_EQ(r.submit(VIRTIO_BLK_T_OUT, 4, {{k_buf, 512, false}}).first, VIRTIO_BLK_S_IOERR);
+    EXPECT_EQ(r.file.contents(), before);
+    EXPECT_EQ(denied, 2);
 }
 
 TEST(BlockDevice, InterruptsHonourEventIdx)
