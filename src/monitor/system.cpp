@@ -207,7 +207,11 @@ public:
 private:
     // Audits, and on failure of the audit itself stops everything: an act whose record could
     // not be written must not happen.
-    bool audit(std::string_view event, std::initializer_list<AuditField> fields);
+    bool audit(std::string_view event, std::initializer_list<AuditField> fields)
+    {
+        return audit(event, std::span(fields.begin(), fields.size()));
+    }
+    bool audit(std::string_view event, std::span<const AuditField> fields);
     int refuse(const std::string& message);
     bool open_state();
     bool decide_all();
@@ -239,7 +243,7 @@ private:
     std::string m_down_reason;
 };
 
-bool System::audit(std::string_view event, std::initializer_list<AuditField> fields)
+bool System::audit(std::string_view event, std::span<const AuditField> fields)
 {
     if (m_audit_failed) return false;
     if (auto r = m_audit->append(event, fields); !r) {
@@ -653,27 +657,32 @@ void System::on_client(std::uint32_t id)
 
 void System::handle_request(Client& c, const Request& r)
 {
-    const std::int64_t uid = c.cred.uid, pid = c.cred.pid;
+    // Every command is audited with its caller before it is carried out, refusals too.
+    auto audit_command = [&](const char* result) {
+        std::vector<AuditField> f{{"cmd", to_string(r.cmd)}};
+        if (!r.vm.empty()) f.push_back({"vm", std::string_view(r.vm)});
+        f.push_back({"uid", std::int64_t{c.cred.uid}});
+        f.push_back({"pid", std::int64_t{c.cred.pid}});
+        f.push_back({"result", result});
+        return audit("control", f);
+    };
     Vm* vm = nullptr;
     if (!r.vm.empty()) {
         for (auto& v : m_vms)
             if (v.spec->name == r.vm) vm = &v;
         if (!vm) {
-            audit("control", {{"cmd", to_string(r.cmd)}, {"vm", std::string_view(r.vm)}, {"uid", uid}, {"pid", pid},
-                              {"result", "refused: no such VM"}});
+            audit_command("refused: no such VM");
             reply(c, error_reply("no VM named '" + r.vm + "'"));
             return;
         }
     }
     const bool running = vm && vm->state == VmState::Running;
     if ((r.cmd == Command::Stop || r.cmd == Command::Console) && !running) {
-        audit("control", {{"cmd", to_string(r.cmd)}, {"vm", std::string_view(r.vm)}, {"uid", uid}, {"pid", pid},
-                          {"result", "refused: VM not running"}});
+        audit_command("refused: VM not running");
         reply(c, error_reply("VM '" + r.vm + "' is " + to_string(vm->state)));
         return;
     }
-    if (!audit("control", {{"cmd", to_string(r.cmd)}, {"vm", std::string_view(r.vm)}, {"uid", uid}, {"pid", pid},
-                           {"result", "ok"}})) {
+    if (!audit_command("ok")) {
         reply(c, error_reply("the audit log failed"));
         return;
     }
