@@ -2,6 +2,7 @@
 #include "monitor/audit.hpp"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -208,6 +209,10 @@ Result<AuditHash> audit_chain_hash(std::string_view prev_hex, std::string_view b
     msg.append(prev_hex);
     msg += '\n';
     msg.append(body);
+    // libcrypto's first use would read the system's openssl.cnf, which could change which
+    // provider computes the digest; the monitor reads no configuration but its manifest.
+    // Idempotent, cheap after the first call.
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     if (EVP_Digest(msg.data(), msg.size(), md, &md_len, EVP_sha256(), nullptr) != 1 ||
