@@ -116,6 +116,8 @@ std::string current_system_link()
 namespace {
 
 constexpr int k_vm_sock_fd = 3;  // where a VM process finds its socket to the monitor
+constexpr std::uint64_t k_stop_grace_ms = 10'000;  // SIGTERM, then this long, then SIGKILL
+constexpr std::size_t k_max_clients = 16;           // control connections open at once
 
 std::string errno_text(int e) { return std::strerror(e); }
 
@@ -185,6 +187,7 @@ struct Vm {
     pid_t pid = -1;
     UniqueFd sock;  // the monitor's end of the socketpair
     std::uint64_t started_ms = 0;
+    std::uint64_t stop_sent_ms = 0;  // when SIGTERM went out (Stopping)
     std::uint32_t restarts = 0;
     std::string last_end;
 };
@@ -226,6 +229,7 @@ private:
     void handle_request(Client& c, const Request& r);
     void reply(Client& c, const std::string& json);
     void stop_vm(Vm& v);
+    void enforce_stops();
     void begin_down(const char* why);
     bool watch(int fd, std::uint64_t t);
 
@@ -517,7 +521,23 @@ void System::stop_vm(Vm& v)
 {
     if (v.state != VmState::Running) return;
     v.state = VmState::Stopping;
+    v.stop_sent_ms = now_ms();
     ::kill(v.pid, SIGTERM);
+}
+
+// A VM process is not trusted to honour SIGTERM (a compromised one may block it): after the
+// grace period it is killed.
+void System::enforce_stops()
+{
+    const std::uint64_t now = now_ms();
+    for (auto& v : m_vms) {
+        if (v.state != VmState::Stopping || v.pid <= 0 || now - v.stop_sent_ms < k_stop_grace_ms) continue;
+        audit("vm.kill", {{"vm", std::string_view(v.spec->name)},
+                          {"pid", std::int64_t{v.pid}},
+                          {"reason", "did not stop within the grace period after SIGTERM"}});
+        ::kill(v.pid, SIGKILL);
+        v.stop_sent_ms = now;  // once per grace period at most
+    }
 }
 
 void System::begin_down(const char* why)
@@ -606,6 +626,9 @@ void System::on_accept()
     for (;;) {
         UniqueFd fd(::accept4(m_listen.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
         if (!fd.valid()) return;
+        // A client that never finishes its request holds a slot; past the limit, new ones are
+        // turned away, so a stuck client cannot exhaust the monitor's descriptors.
+        if (m_clients.size() >= k_max_clients) continue;
         auto cred = peer_credentials(fd.get());
         if (!cred) continue;
         const std::uint32_t id = m_next_client++;
@@ -743,7 +766,10 @@ void System::loop()
         bool live = false;
         for (const auto& v : m_vms) live = live || is_live(v.state);
         if (!live) return;
-        const int n = ::epoll_wait(m_ep.get(), events.data(), static_cast<int>(events.size()), -1);
+        bool stopping = false;
+        for (const auto& v : m_vms) stopping = stopping || v.state == VmState::Stopping;
+        const int n = ::epoll_wait(m_ep.get(), events.data(), static_cast<int>(events.size()), stopping ? 500 : -1);
+        if (stopping) enforce_stops();
         if (n < 0 && errno != EINTR) {
             std::fprintf(stderr, "moat: epoll_wait: %s\n", std::strerror(errno));
             begin_down("monitor error");
