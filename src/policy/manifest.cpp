@@ -146,7 +146,10 @@ private:
     {
         if (m_err) {
             m_err->message = m_source;
-            if (line != 0) m_err->message += ":" + std::to_string(line);
+            if (line != 0) {
+                m_err->message += ':';
+                m_err->message += std::to_string(line);
+            }
             m_err->message += ": ";
             m_err->message += key;
             m_err->message += ": ";
@@ -451,7 +454,11 @@ Result<Manifest> Parser::parse(std::string_view text)
         std::string detail = "invalid TOML: ";
         append_escaped(detail, doc.error().description());
         // There is no key to name yet; the line is what toml++ reports.
-        std::string msg = m_source + ":" + std::to_string(doc.error().source().begin.line) + ": " + detail;
+        std::string msg = m_source;
+        msg += ':';
+        msg += std::to_string(doc.error().source().begin.line);
+        msg += ": ";
+        msg += detail;
         if (m_err) m_err->message = std::move(msg);
         return fail(Errc::InvalidInput, "manifest is not valid TOML");
     }
@@ -512,7 +519,10 @@ const VmSpec* Manifest::find_vm(std::string_view name) const
 std::string Manifest::where(std::uint32_t line, std::string_view dotted_key) const
 {
     std::string out = source;
-    if (line != 0) out += ":" + std::to_string(line);
+    if (line != 0) {
+        out += ':';
+        out += std::to_string(line);
+    }
     out += ": ";
     out += dotted_key;
     return out;
