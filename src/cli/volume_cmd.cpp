@@ -70,7 +70,15 @@ int volume_create_main(const std::string& path, const std::string& size_text, co
     auto size = parse_size(size_text);
     if (!size) return report("create", path, "size '" + size_text + "': " + size.error().what, 2);
     auto created = monitor::create_volume(path, *size, label, integrity);
-    if (!created) return report("create", path, created.error());
+    if (!created) {
+        // The path already names something, or cannot be created where the user said: their
+        // input (status 2). Failures after creation are the host's (status 1).
+        const Error& e = created.error();
+        const int n = e.sys_errno;
+        const bool input = std::string_view(e.what) == "open" &&
+                           (n == EEXIST || n == ENOENT || n == ENOTDIR || n == EACCES || n == EISDIR || n == ELOOP);
+        return input ? report("create", path, std::strerror(n), 2) : report("create", path, e);
+    }
     std::printf("created %s: %s, label %s, integrity %s\n", path.c_str(), format_size(*size).c_str(), label.c_str(),
                 integrity.c_str());
     return 0;
@@ -80,7 +88,13 @@ int volume_show_main(const std::string& path)
 {
     // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
     base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-    if (!fd.valid()) return report("show", path, Error::from_errno("open"));
+    // A path that names nothing usable is the user's input at fault (status 2); other
+    // failures are the host's (status 1).
+    if (!fd.valid()) {
+        const int e = errno;
+        const bool input = e == ENOENT || e == ENOTDIR || e == EACCES || e == ELOOP || e == ENAMETOOLONG;
+        return report("show", path, std::strerror(e), input ? 2 : 1);
+    }
     auto info = monitor::volume_info(fd.get());
     if (!info) return report("show", path, info.error());
 

@@ -96,12 +96,12 @@ TEST_F(VolumeCmdTest, SizesThatAreNoWholeUnit)
     EXPECT_NE(s.out.find("\nlabel: secret:hr,finance\n"), std::string::npos) << s.out;
 }
 
-TEST_F(VolumeCmdTest, CreateRefusesExistingFileWithStatus1)
+TEST_F(VolumeCmdTest, CreateRefusesExistingFileWithStatus2)
 {
     const std::string p = path("existing.img");
     std::ofstream(p) << "data";
     Output c = run([&] { return volume_create_main(p, "1M", "public", "trusted"); });
-    EXPECT_EQ(c.status, 1);
+    EXPECT_EQ(c.status, 2);  // the user named an existing file
     EXPECT_EQ(c.out, "");
     EXPECT_EQ(c.err, "moat: volume create '" + p + "': File exists\n");
 }
@@ -153,7 +153,7 @@ TEST_F(VolumeCmdTest, ShowErrors)
 {
     const std::string missing = path("missing.img");
     Output m = run([&] { return volume_show_main(missing); });
-    EXPECT_EQ(m.status, 1);
+    EXPECT_EQ(m.status, 2);  // bad input: a path that names nothing
     EXPECT_EQ(m.err, "moat: volume show '" + missing + "': No such file or directory\n");
     EXPECT_EQ(m.out, "");
 

@@ -215,7 +215,8 @@ private:
         return audit(event, std::span(fields.begin(), fields.size()));
     }
     bool audit(std::string_view event, std::span<const AuditField> fields);
-    int refuse(const std::string& message);
+    // Ends a start that cannot go on: audited; printed unless a more precise line already was.
+    int refuse(const std::string& message, bool print = true);
     bool open_state();
     bool decide_all();
     bool open_files();
@@ -259,9 +260,9 @@ bool System::audit(std::string_view event, std::span<const AuditField> fields)
     return true;
 }
 
-int System::refuse(const std::string& message)
+int System::refuse(const std::string& message, bool print)
 {
-    std::fprintf(stderr, "moat: %s\n", message.c_str());
+    if (print) std::fprintf(stderr, "moat: %s\n", message.c_str());
     if (m_audit && !m_audit_failed)
         (void)m_audit->append("system.refused", {{"reason", std::string_view(message)}});
     return k_system_refused;
@@ -813,7 +814,7 @@ int System::run()
                                 {"pid", std::int64_t{::getpid()}}}))
         return k_system_refused;
     if (!decide_all()) return refuse("the policy refuses this system; nothing was started");
-    if (!open_files()) return refuse("a file or volume label was refused; nothing was started");
+    if (!open_files()) return refuse("a file or volume label was refused; nothing was started", false);
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -828,7 +829,7 @@ int System::run()
     }
     if (!listen_control()) {
         ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        return refuse("the control socket could not be set up; nothing was started");
+        return refuse("the control socket could not be set up; nothing was started", false);
     }
     watch(m_listen.get(), tag(Tag::Listen));
 
