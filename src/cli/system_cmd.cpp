@@ -51,14 +51,12 @@ std::optional<Loaded> load_manifest(const std::string& path)
     text << in.rdbuf();
     const auto slash = path.rfind('/');
     std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-    const std::string source = slash == std::string::npos ? path : path.substr(slash + 1);
     policy::ManifestError err;
     auto m = policy::parse_manifest(text.str(), path, dir, &err);
     if (!m) {
         std::fprintf(stderr, "moat: %s\n", err.message.c_str());
         return std::nullopt;
     }
-    (void)source;
     return Loaded{std::move(*m), dir};
 }
 
