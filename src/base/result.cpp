@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace moat {
 
@@ -15,6 +16,13 @@ Error Error::from_errno(const char* what_failed)
 Unexpected<Error> fail_errno(const char* what)
 {
     return {Error::from_errno(what)};
+}
+
+std::string describe(const Error& e)
+{
+    std::string s = e.what;
+    if (e.sys_errno) s += std::string(": ") + std::strerror(e.sys_errno);
+    return s;
 }
 
 void check_failed(const char* expr, const char* file, int line)

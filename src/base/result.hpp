@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -41,6 +42,9 @@ inline Unexpected<Error> fail(Errc code, const char* what, int sys_errno = 0)
     return {Error{code, sys_errno, what}};
 }
 Unexpected<Error> fail_errno(const char* what);
+
+// "what failed: strerror(errno)" (or just `what` when there is no errno), for messages.
+std::string describe(const Error& e);
 
 // A value or an Error; its surface follows std::expected so it can become an alias later.
 template <typename T>

@@ -31,7 +31,6 @@ namespace {
 
 using namespace moat;
 
-using cli::describe;
 using cli::k_exit_usage;
 using cli::k_exit_vm_failed;
 

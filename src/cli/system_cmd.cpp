@@ -24,6 +24,7 @@
 #include "monitor/system.hpp"
 #include "policy/manifest.hpp"
 #include "policy/plan.hpp"
+#include "vmm/launch.hpp"
 #include "vmm/machine.hpp"
 
 namespace moat::cli {
@@ -269,7 +270,7 @@ int vmm_process_main(const std::string& name)
         std::fprintf(stderr, "moat: %s: no launch message from the monitor\n", name.c_str());
         return k_usage;
     }
-    auto l = monitor::decode_launch(
+    auto l = vmm::decode_launch(
         std::string_view(reinterpret_cast<const char*>(msg->payload.data()), msg->payload.size()));
     const std::size_t want = l ? 2 + (l->initrd ? 1 : 0) + l->disk_writable.size() + 2 : 0;
     if (!l || l->name != name || msg->fds.size() != want) {

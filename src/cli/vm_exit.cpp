@@ -6,13 +6,6 @@
 
 namespace moat::cli {
 
-std::string describe(const Error& e)
-{
-    std::string s = e.what;
-    if (e.sys_errno) s += std::string(": ") + std::strerror(e.sys_errno);
-    return s;
-}
-
 int vm_exit_status(const vmm::VmExit& end, const std::string& who, bool verbose)
 {
     const char* w = who.c_str();

@@ -13,9 +13,6 @@ namespace moat::cli {
 inline constexpr int k_exit_vm_failed = 1;
 inline constexpr int k_exit_usage = 2;
 
-// "what failed: strerror" for messages.
-std::string describe(const Error& e);
-
 // Prints why the VM ended when that is worth a line (a failure, a signal, or always if
 // verbose), prefixed by `who` ("" or "web: "), and returns the exit status.
 int vm_exit_status(const vmm::VmExit& end, const std::string& who, bool verbose);

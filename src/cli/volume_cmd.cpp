@@ -39,7 +39,7 @@ std::string printable(std::string_view s)
     return out;
 }
 
-std::string describe(const Error& e)
+std::string describe_volume_error(const Error& e)
 {
     if (e.code != Errc::Io || e.sys_errno == 0) return e.what;
     const std::string reason = std::strerror(e.sys_errno);
@@ -59,7 +59,7 @@ int report(const char* command, const std::string& path, const std::string& mess
 
 int report(const char* command, const std::string& path, const Error& e)
 {
-    return report(command, path, describe(e), e.code == Errc::Io ? 1 : 2);
+    return report(command, path, describe_volume_error(e), e.code == Errc::Io ? 1 : 2);
 }
 
 }  // namespace

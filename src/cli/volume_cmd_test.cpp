@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "monitor/testing/xattr_temp_dir.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -43,23 +45,12 @@ class VolumeCmdTest : public ::testing::Test {
 protected:
     void SetUp() override
     {
-        char tmpl[] = "/tmp/moat-volume-cmd-test-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-        m_dir = tmpl;
-        const std::string probe = path("probe");
-        std::ofstream(probe).put('x');
-        ASSERT_EQ(::setxattr(probe.c_str(), "user.moat.probe", "1", 1, 0), 0)
-            << "user extended attributes are unusable in " << m_dir << " (" << std::strerror(errno)
-            << "): moat volumes need a file system with user xattrs";
-        ::unlink(probe.c_str());
+        ASSERT_NO_FATAL_FAILURE(m_tmp.create("moat-volume-cmd-test"));
+        m_dir = m_tmp.dir();
     }
-    void TearDown() override
-    {
-        std::error_code ec;
-        if (!m_dir.empty()) std::filesystem::remove_all(m_dir, ec);
-    }
-    std::string path(const char* name) const { return m_dir + "/" + name; }
+    std::string path(const char* name) const { return m_tmp.path(name); }
 
+    moat::monitor::testing::XattrTempDir m_tmp;
     std::string m_dir;
 };
 

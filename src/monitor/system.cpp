@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <cstdio>
@@ -42,65 +41,12 @@
 #include "monitor/fdpass.hpp"
 #include "monitor/volume.hpp"
 #include "policy/plan.hpp"
+#include "vmm/launch.hpp"
 #include "vmm/report.hpp"
 
 namespace moat::monitor {
 
 using base::UniqueFd;
-
-// ---- the launch message ---------------------------------------------------------------------
-
-std::string encode_launch(const VmLaunch& l)
-{
-    // One "key value" per line; the command line last, as it may hold any byte but '\n'.
-    std::string s = "name " + l.name + "\nmemory " + std::to_string(l.memory) + "\ncpus " +
-                    std::to_string(l.cpus) + "\ninitrd " + (l.initrd ? "1" : "0") + "\n";
-    for (bool w : l.disk_writable) s += w ? "disk rw\n" : "disk ro\n";
-    s += "cmdline " + l.cmdline + "\n";
-    return s;
-}
-
-Result<VmLaunch> decode_launch(std::string_view text)
-{
-    VmLaunch l;
-    bool have_name = false, have_memory = false, have_cmdline = false;
-    while (!text.empty()) {
-        const auto nl = text.find('\n');
-        if (nl == std::string_view::npos) return fail(Errc::InvalidInput, "launch message: unterminated line");
-        const std::string_view line = text.substr(0, nl);
-        text.remove_prefix(nl + 1);
-        const auto sp = line.find(' ');
-        if (sp == std::string_view::npos) return fail(Errc::InvalidInput, "launch message: line without a value");
-        const std::string_view key = line.substr(0, sp), value = line.substr(sp + 1);
-        auto number = [&](std::uint64_t& out) {
-            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
-            return ec == std::errc() && p == value.data() + value.size();
-        };
-        if (key == "name") {
-            l.name = value;
-            have_name = true;
-        } else if (key == "memory") {
-            if (!number(l.memory)) return fail(Errc::InvalidInput, "launch message: bad memory");
-            have_memory = true;
-        } else if (key == "cpus") {
-            std::uint64_t c = 0;
-            if (!number(c) || c == 0 || c > 255) return fail(Errc::InvalidInput, "launch message: bad cpus");
-            l.cpus = static_cast<std::uint32_t>(c);
-        } else if (key == "initrd") {
-            l.initrd = value == "1";
-        } else if (key == "disk") {
-            if (value != "ro" && value != "rw") return fail(Errc::InvalidInput, "launch message: bad disk mode");
-            l.disk_writable.push_back(value == "rw");
-        } else if (key == "cmdline") {
-            l.cmdline = value;
-            have_cmdline = true;
-        } else {
-            return fail(Errc::InvalidInput, "launch message: unknown key");
-        }
-    }
-    if (!have_name || !have_memory || !have_cmdline) return fail(Errc::InvalidInput, "launch message incomplete");
-    return l;
-}
 
 // ---- paths ----------------------------------------------------------------------------------
 
@@ -119,18 +65,9 @@ constexpr int k_vm_sock_fd = 3;  // where a VM process finds its socket to the m
 constexpr std::uint64_t k_stop_grace_ms = 10'000;  // SIGTERM, then this long, then SIGKILL
 constexpr std::size_t k_max_clients = 16;           // control connections open at once
 
-std::string errno_text(int e) { return std::strerror(e); }
-
 std::string error_reply(const std::string& message)
 {
     return R"({"ok":false,"error":)" + json_string(message) + "}";
-}
-
-std::string describe_error(const Error& e)
-{
-    std::string s = e.what;
-    if (e.sys_errno) s += ": " + errno_text(e.sys_errno);
-    return s;
 }
 
 std::uint64_t now_ms()
@@ -252,7 +189,7 @@ bool System::audit(std::string_view event, std::span<const AuditField> fields)
 {
     if (m_audit_failed) return false;
     if (auto r = m_audit->append(event, fields); !r) {
-        std::fprintf(stderr, "moat: audit log: %s; stopping the system\n", describe_error(r.error()).c_str());
+        std::fprintf(stderr, "moat: audit log: %s; stopping the system\n", describe(r.error()).c_str());
         m_audit_failed = true;
         begin_down("the audit log failed");
         return false;
@@ -282,7 +219,7 @@ bool System::open_state()
     auto log = AuditLog::open_at(m_state.get(), "audit.log");
     if (!log) {
         std::fprintf(stderr, "moat: audit log '%s/audit.log': %s\n", m_o.state_dir.c_str(),
-                     describe_error(log.error()).c_str());
+                     describe(log.error()).c_str());
         return false;
     }
     m_audit.emplace(std::move(*log));
@@ -493,7 +430,7 @@ bool System::spawn(Vm& v)
         return false;
     }
 
-    VmLaunch l;
+    vmm::VmLaunch l;
     l.name = spec.name;
     l.cmdline = spec.cmdline.value_or(m_o.default_cmdline);
     l.memory = spec.memory;
@@ -507,10 +444,10 @@ bool System::spawn(Vm& v)
     }
     fds.push_back(STDOUT_FILENO);
     fds.push_back(v.log.get());
-    const std::string payload = encode_launch(l);
+    const std::string payload = vmm::encode_launch(l);
     if (auto r = send_message(v.sock.get(), std::as_bytes(std::span(payload.data(), payload.size())), fds); !r) {
         std::fprintf(stderr, "moat: %s: handing over descriptors: %s\n", spec.name.c_str(),
-                     describe_error(r.error()).c_str());
+                     describe(r.error()).c_str());
         ::kill(pid, SIGKILL);  // its exit is reaped and audited like any other
         return true;
     }
@@ -754,7 +691,7 @@ void System::handle_request(Client& c, const Request& r)
         const int fds[] = {c.fd.get()};
         if (auto s = send_message(vm->sock.get(), std::as_bytes(std::span(&msg, 1)), fds); !s)
             std::fprintf(stderr, "moat: %s: attaching a console: %s\n", vm->spec->name.c_str(),
-                         describe_error(s.error()).c_str());
+                         describe(s.error()).c_str());
         return;
     }
     }

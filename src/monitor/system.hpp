@@ -10,20 +10,6 @@
 
 namespace moat::monitor {
 
-// The message a VM process receives first, with its descriptors in this order: /dev/kvm,
-// kernel, initrd (if `initrd`), one per disk, console output, console log.
-struct VmLaunch {
-    std::string name;
-    std::string cmdline;
-    std::uint64_t memory = 0;
-    std::uint32_t cpus = 1;
-    bool initrd = false;
-    std::vector<bool> disk_writable;
-};
-std::string encode_launch(const VmLaunch& l);
-// The VM process's side (it trusts the monitor, but still checks what it relies on).
-Result<VmLaunch> decode_launch(std::string_view text);
-
 struct SystemOptions {
     std::string state_dir;    // created if missing (mode 0700)
     std::string self_exe;     // the moat binary to run VM processes from

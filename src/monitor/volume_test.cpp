@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "monitor/testing/xattr_temp_dir.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -49,24 +51,10 @@ class VolumeTest : public ::testing::Test {
 protected:
     void SetUp() override
     {
-        char tmpl[] = "/tmp/moat-volume-test-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-        m_dir = tmpl;
-        // These tests exist to check label storage: without user xattrs they must fail, not skip.
-        const std::string probe = path("probe");
-        std::ofstream(probe).put('x');
-        ASSERT_EQ(::setxattr(probe.c_str(), "user.moat.probe", "1", 1, 0), 0)
-            << "user extended attributes are unusable in " << m_dir << " (" << std::strerror(errno)
-            << "): moat volumes need a file system with user xattrs (ext4, xfs, btrfs, tmpfs >= 6.6)";
-        ::unlink(probe.c_str());
+        ASSERT_NO_FATAL_FAILURE(m_tmp.create("moat-volume-test"));
+        m_dir = m_tmp.dir();
     }
-    void TearDown() override
-    {
-        std::error_code ec;
-        if (!m_dir.empty()) std::filesystem::remove_all(m_dir, ec);
-    }
-
-    std::string path(const char* name) const { return m_dir + "/" + name; }
+    std::string path(const char* name) const { return m_tmp.path(name); }
 
     UniqueFd open_ro(const std::string& p) const { return UniqueFd(::open(p.c_str(), O_RDONLY | O_CLOEXEC)); }
 
@@ -84,6 +72,7 @@ protected:
         return ::lstat(p.c_str(), &st) == 0;
     }
 
+    moat::monitor::testing::XattrTempDir m_tmp;
     std::string m_dir;
 };
 

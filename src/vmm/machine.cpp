@@ -158,8 +158,9 @@ struct Machine::State {
 
     void note_denied_write(std::size_t disk)
     {
+        if (monitor < 0) return;
         ++denied_writes[disk];
-        if (report_armed || monitor < 0) return;
+        if (report_armed) return;
         itimerspec in{};
         in.it_value.tv_sec = 1;
         if (::timerfd_settime(report_timer.get(), 0, &in, nullptr) == 0) report_armed = true;
@@ -278,8 +279,10 @@ Result<Machine> Machine::build(VmConfig config, std::string* failed_input)
     s->console_escape = config.console_escape;
     s->console = std::make_unique<ConsoleOutput>(config.console_out, config.console_log, config.console_prefix);
     s->monitor = config.monitor;
-    s->report_timer = base::UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    if (!s->report_timer.valid()) return fail_errno("timerfd_create");
+    if (s->monitor >= 0) {  // reports go to a monitor only; a VM run alone keeps none
+        s->report_timer = base::UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+        if (!s->report_timer.valid()) return fail_errno("timerfd_create");
+    }
     s->stop_fd = base::UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!s->stop_fd.valid()) return fail_errno("eventfd");
 
@@ -554,8 +557,10 @@ VmExit Machine::run()
             watch(s.virtio[d].notify[q].get(), tag(Tag::Notify, (d << 16) | q));
     ConsoleInput console;
     console.open = s.console_in >= 0 && watch(s.console_in, tag(Tag::Console));
-    if (s.monitor >= 0) watch(s.monitor, tag(Tag::Monitor));
-    watch(s.report_timer.get(), tag(Tag::ReportTimer));
+    if (s.monitor >= 0) {
+        watch(s.monitor, tag(Tag::Monitor));
+        watch(s.report_timer.get(), tag(Tag::ReportTimer));
+    }
 
     // vCPU threads get a 256 KiB stack: too small to hold a 2 MiB huge page, which a default
     // 8 MiB stack acquires on first touch where transparent huge pages are "always".

@@ -1,9 +1,9 @@
 // The launch message between the monitor and a VM process.
-#include "monitor/system.hpp"
+#include "vmm/launch.hpp"
 
 #include <gtest/gtest.h>
 
-namespace moat::monitor {
+namespace moat::vmm {
 namespace {
 
 TEST(LaunchMessage, RoundTrips)
@@ -42,4 +42,4 @@ TEST(LaunchMessage, RefusesMalformed)
 }
 
 }  // namespace
-}  // namespace moat::monitor
+}  // namespace moat::vmm
