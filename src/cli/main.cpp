@@ -1,10 +1,9 @@
 // The `moat` command: parses the command line, opens every file the VM needs, builds the VM
 // and runs it. The only place that composes the other modules.
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,16 +23,19 @@
 #include "cli/options.hpp"
 #include "cli/system_cmd.hpp"
 #include "cli/volume_cmd.hpp"
-#include "cli/vm_exit.hpp"
 #include "kvm/kvm.hpp"
-#include "vmm/machine.hpp"
+#include "monitor/fdpass.hpp"
+#include "vmm/launch.hpp"
+#include "vmm/vm_exit.hpp"
 
 namespace {
 
 using namespace moat;
 
-using cli::k_exit_usage;
-using cli::k_exit_vm_failed;
+using vmm::k_exit_usage;
+using vmm::k_exit_vm_failed;
+
+constexpr int k_launch_fd = 3;  // where moat-vmm reads its launch message
 
 constexpr const char* k_default_cmdline =
     "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
@@ -59,29 +62,39 @@ std::optional<base::UniqueFd> open_input(const char* option, const std::string& 
     return fd;
 }
 
-// Puts an interactive terminal into raw mode for the guest's console and restores it.
-class RawTerminal final {
-public:
-    explicit RawTerminal(int fd) : m_fd(fd)
-    {
-        if (::tcgetattr(fd, &m_saved) != 0) return;
-        termios raw = m_saved;
-        ::cfmakeraw(&raw);
-        raw.c_oflag |= OPOST | ONLCR;  // keep host-side newline handling for moat's own messages
-        if (::tcsetattr(fd, TCSANOW, &raw) == 0) m_active = true;
+// Becomes the VM process: queues the launch message and its descriptors on a socketpair, puts
+// the receiving end on fd 3 and execs moat-vmm in this process's place (same pid, same
+// terminal, same signals), so that the running VM maps only the VMM's code.
+int exec_vm_process(const vmm::VmLaunch& l, const std::vector<base::UniqueFd>& fds)
+{
+    const std::string exe = cli::vmm_binary();
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        std::fprintf(stderr, "moat: socketpair: %s\n", std::strerror(errno));
+        return k_exit_vm_failed;
     }
-    ~RawTerminal()
-    {
-        if (m_active) ::tcsetattr(m_fd, TCSANOW, &m_saved);
+    base::UniqueFd mine(sv[0]), theirs(sv[1]);
+    std::vector<int> raw;
+    for (const auto& fd : fds) raw.push_back(fd.get());
+    const std::string payload = vmm::encode_launch(l);
+    if (auto r = monitor::send_message(mine.get(), std::as_bytes(std::span(payload.data(), payload.size())), raw); !r) {
+        std::fprintf(stderr, "moat: handing over descriptors: %s\n", describe(r.error()).c_str());
+        return k_exit_vm_failed;
     }
-    RawTerminal(const RawTerminal&) = delete;
-    RawTerminal& operator=(const RawTerminal&) = delete;
-
-private:
-    int m_fd;
-    termios m_saved{};
-    bool m_active = false;
-};
+    mine.reset();  // the message stays queued for the receiving end
+    const bool moved = theirs.get() == k_launch_fd ? ::fcntl(k_launch_fd, F_SETFD, 0) == 0
+                                                   : ::dup2(theirs.get(), k_launch_fd) == k_launch_fd;
+    if (!moved) {
+        std::fprintf(stderr, "moat: passing the launch socket: %s\n", std::strerror(errno));
+        return k_exit_vm_failed;
+    }
+    ::close_range(k_launch_fd + 1, ~0u, 0);  // the VM process holds only what it was handed
+    std::fflush(nullptr);
+    const char* argv[] = {"moat-vmm", nullptr};
+    ::execv(exe.c_str(), const_cast<char* const*>(argv));
+    std::fprintf(stderr, "moat: cannot start the VM process '%s': %s\n", exe.c_str(), std::strerror(errno));
+    return k_exit_vm_failed;
+}
 
 struct RunOptions {
     std::string kernel;
@@ -113,8 +126,15 @@ int run_vm(const RunOptions& o)
         disks.push_back(*spec);
     }
 
-    // Then the files. Every descriptor is opened here; the VM is built only from them.
-    vmm::VmConfig config;
+    // Then the files. Every descriptor is opened here; the VM process builds the VM from them.
+    vmm::VmLaunch l;
+    l.standalone = true;
+    l.verbose = o.verbose;
+    l.cmdline = o.cmdline;
+    l.memory = mem_bytes;
+    l.cpus = o.cpus;
+    l.initrd = !o.initrd.empty();
+    std::vector<base::UniqueFd> fds;
     {
         base::UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
         if (!kvm_fd.valid()) {
@@ -127,54 +147,27 @@ int run_vm(const RunOptions& o)
         if (o.cpus > kvm->max_vcpus())
             return usage_error("--cpus " + std::to_string(o.cpus) + ": above this host's KVM limit of " +
                                std::to_string(kvm->max_vcpus()));
-        config.kvm = std::move(kvm_fd);
+        fds.push_back(std::move(kvm_fd));
     }
     auto kernel = open_input("--kernel", o.kernel, O_RDONLY);
     if (!kernel) return k_exit_usage;
-    config.kernel = std::move(*kernel);
-    if (!o.initrd.empty()) {
+    fds.push_back(std::move(*kernel));
+    l.input_names["kernel"] = "--kernel '" + o.kernel + "'";
+    if (l.initrd) {
         auto initrd = open_input("--initrd", o.initrd, O_RDONLY);
         if (!initrd) return k_exit_usage;
-        config.initrd = std::move(*initrd);
+        fds.push_back(std::move(*initrd));
+        l.input_names["initrd"] = "--initrd '" + o.initrd + "'";
     }
     for (std::size_t i = 0; i < disks.size(); ++i) {
         auto fd = open_input("--disk", disks[i].path, disks[i].read_only ? O_RDONLY : O_RDWR);
         if (!fd) return k_exit_usage;
-        config.disks.push_back({std::move(*fd), disks[i].read_only ? vmm::DiskAccess::ReadOnly : vmm::DiskAccess::ReadWrite,
-                                "moat" + std::to_string(i)});
+        fds.push_back(std::move(*fd));
+        l.disk_writable.push_back(!disks[i].read_only);
+        l.input_names["disk " + std::to_string(i)] = "--disk '" + o.disks[i] + "'";
     }
-    config.cmdline = o.cmdline;
-    config.mem_bytes = mem_bytes;
-    config.vcpus = o.cpus;
-    config.console_in = STDIN_FILENO;
-    config.console_out = STDOUT_FILENO;
-    const bool interactive = ::isatty(STDIN_FILENO) == 1;
-    config.console_escape = interactive;
-
-    std::string failed_input;
-    auto machine = vmm::Machine::build(std::move(config), &failed_input);
-    if (!machine) {
-        const Error& e = machine.error();
-        std::string where = failed_input;
-        if (where == "kernel") where = "--kernel '" + o.kernel + "'";
-        else if (where == "initrd") where = "--initrd '" + o.initrd + "'";
-        else if (where.rfind("disk ", 0) == 0) where = "--disk '" + o.disks[std::stoul(where.substr(5))] + "'";
-        else if (where == "memory") where = "--mem '" + o.mem + "'";
-        else if (where.empty()) where = "building the VM";
-        std::fprintf(stderr, "moat: %s: %s\n", where.c_str(), describe(e).c_str());
-        return e.code == Errc::Io ? k_exit_vm_failed : k_exit_usage;
-    }
-
-    vmm::VmExit end;
-    {
-        std::optional<RawTerminal> raw;
-        if (interactive) {
-            raw.emplace(STDIN_FILENO);
-            std::fprintf(stderr, "moat: console attached; Ctrl-A x quits\r\n");
-        }
-        end = machine->run();
-    }
-    return cli::vm_exit_status(end, "", o.verbose);
+    l.input_names["memory"] = "--mem '" + o.mem + "'";
+    return exec_vm_process(l, fds);
 }
 
 }  // namespace
@@ -182,9 +175,6 @@ int run_vm(const RunOptions& o)
 int main(int argc, char** argv)
 {
     ::signal(SIGPIPE, SIG_IGN);  // a closed console pipe is an error on write, not a kill
-    // One malloc arena: a per-thread arena reserves 64 MiB, and where transparent huge pages
-    // are "always" the first allocation in a vCPU thread makes it a resident 2 MiB page.
-    ::mallopt(M_ARENA_MAX, 1);
 
     CLI::App app{"moat: a small virtual machine monitor for Linux/KVM, built as a security kernel.", "moat"};
     app.set_version_flag("--version", "moat 0.1");
@@ -257,12 +247,8 @@ int main(int argc, char** argv)
     show->add_option("--event", event_filter, "only this event or those below it: 'vm' matches vm.start and vm.exit");
     show->add_flag("--raw", raw, "print the JSON lines as they are");
 
-    // Internal: the VM process `moat up` starts; it reads its descriptors from fd 3.
-    auto* vmm_process = app.add_subcommand("_vmm", "")->group("");
-    vmm_process->add_option("name", vm_name)->required();
-
     // CLI11 reports an unknown command as a missing one; name it instead.
-    const std::string_view commands[] = {"run", "up", "ls", "stop", "down", "console", "policy", "volume", "audit", "_vmm"};
+    const std::string_view commands[] = {"run", "up", "ls", "stop", "down", "console", "policy", "volume", "audit"};
     if (argc > 1 && argv[1][0] != '-' && std::find(std::begin(commands), std::end(commands), argv[1]) == std::end(commands)) {
         std::fprintf(stderr, "moat: unknown command '%s' (see 'moat --help')\n", argv[1]);
         return k_exit_usage;
@@ -293,6 +279,5 @@ int main(int argc, char** argv)
     if (show->parsed())
         return cli::audit_show_main(audit_file, vm_filter.empty() ? std::nullopt : std::optional(vm_filter),
                                     event_filter.empty() ? std::nullopt : std::optional(event_filter), raw);
-    if (vmm_process->parsed()) return cli::vmm_process_main(vm_name);
     return k_exit_usage;
 }

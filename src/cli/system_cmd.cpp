@@ -19,13 +19,10 @@
 #include <vector>
 
 #include "base/unique_fd.hpp"
-#include "cli/vm_exit.hpp"
 #include "monitor/fdpass.hpp"
 #include "monitor/system.hpp"
 #include "policy/manifest.hpp"
 #include "policy/plan.hpp"
-#include "vmm/launch.hpp"
-#include "vmm/machine.hpp"
 
 namespace moat::cli {
 
@@ -59,14 +56,6 @@ std::optional<Loaded> load_manifest(const std::string& path)
         return std::nullopt;
     }
     return Loaded{std::move(*m), dir};
-}
-
-std::string self_exe()
-{
-    char buf[PATH_MAX];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return "/proc/self/exe";
-    return std::string(buf, static_cast<std::size_t>(n));
 }
 
 // The state directory a control command talks to.
@@ -151,13 +140,22 @@ std::string human_time(std::uint64_t ms)
 
 }  // namespace
 
+std::string vmm_binary()
+{
+    char buf[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    std::string self = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+    const auto slash = self.rfind('/');
+    return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/moat-vmm";
+}
+
 int up_main(const std::string& manifest, const std::string& state_dir, const std::string& default_cmdline)
 {
     auto loaded = load_manifest(manifest);
     if (!loaded) return k_usage;
     monitor::SystemOptions o;
     o.state_dir = state_dir.empty() ? loaded->dir + "/state" : state_dir;
-    o.self_exe = self_exe();
+    o.vmm_exe = vmm_binary();
     o.default_cmdline = default_cmdline;
     return monitor::run_system(loaded->manifest, o);
 }
@@ -260,53 +258,6 @@ int console_main(const std::string& state_dir, const std::string& vm)
     if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
     std::fprintf(stderr, "\r\nmoat: detached from %s\n", vm.c_str());
     return 0;
-}
-
-int vmm_process_main(const std::string& name)
-{
-    constexpr int k_sock = 3;
-    auto msg = monitor::recv_message(k_sock, monitor::kMaxMessagePayload);
-    if (!msg || msg->payload.empty()) {
-        std::fprintf(stderr, "moat: %s: no launch message from the monitor\n", name.c_str());
-        return k_usage;
-    }
-    auto l = vmm::decode_launch(
-        std::string_view(reinterpret_cast<const char*>(msg->payload.data()), msg->payload.size()));
-    const std::size_t want = l ? 2 + (l->initrd ? 1 : 0) + l->disk_writable.size() + 2 : 0;
-    if (!l || l->name != name || msg->fds.size() != want) {
-        std::fprintf(stderr, "moat: %s: malformed launch message\n", name.c_str());
-        return k_usage;
-    }
-    auto& fds = msg->fds;
-    std::size_t i = 0;
-    vmm::VmConfig c;
-    c.kvm = std::move(fds[i++]);
-    c.kernel = std::move(fds[i++]);
-    if (l->initrd) c.initrd = std::move(fds[i++]);
-    for (std::size_t d = 0; d < l->disk_writable.size(); ++d)
-        c.disks.push_back({std::move(fds[i++]),
-                           l->disk_writable[d] ? vmm::DiskAccess::ReadWrite : vmm::DiskAccess::ReadOnly,
-                           "moat" + std::to_string(d),
-                           // Not announced: every write attempt reaches the device and is audited.
-                           false});
-    UniqueFd out = std::move(fds[i++]);
-    UniqueFd log = std::move(fds[i++]);
-    c.cmdline = l->cmdline;
-    c.mem_bytes = l->memory;
-    c.vcpus = l->cpus;
-    c.console_out = out.get();
-    c.console_log = log.get();
-    c.console_prefix = name + " | ";
-    c.monitor = k_sock;
-
-    std::string failed;
-    auto machine = vmm::Machine::build(std::move(c), &failed);
-    if (!machine) {
-        std::fprintf(stderr, "moat: %s: %s: %s\n", name.c_str(), failed.empty() ? "building the VM" : failed.c_str(),
-                     describe(machine.error()).c_str());
-        return machine.error().code == Errc::Io ? 1 : k_usage;
-    }
-    return vm_exit_status(machine->run(), name + ": ", false);
 }
 
 }  // namespace moat::cli

@@ -1,5 +1,4 @@
-// `moat up`, `moat policy check`, the control commands (`ls`, `stop`, `down`, `console`) and
-// the VM process that `moat up` starts (`moat _vmm`, internal).
+// `moat up`, `moat policy check` and the control commands (`ls`, `stop`, `down`, `console`).
 #pragma once
 
 #include <string>
@@ -17,7 +16,7 @@ int stop_main(const std::string& state_dir, const std::string& vm);
 int down_main(const std::string& state_dir);
 int console_main(const std::string& state_dir, const std::string& vm);
 
-// `moat _vmm NAME`: runs one VM from the descriptors the monitor sends on fd 3.
-int vmm_process_main(const std::string& name);
+// The VM process's program, `moat-vmm` in the directory of the running `moat`.
+std::string vmm_binary();
 
 }  // namespace moat::cli

@@ -6,7 +6,7 @@
 //   3. every file opened exactly as decided, every volume's stored label checked on the
 //      descriptor that will be passed; any failure ends here (nothing was started);
 //   4. the control socket;
-//   5. one VM process per VM: fork, exec `moat _vmm NAME` with a socketpair on fd 3, audit,
+//   5. one VM process per VM: fork, exec `moat-vmm NAME` with a socketpair on fd 3, audit,
 //      then send its descriptors (SCM_RIGHTS);
 //   6. the event loop: child exits (restarts), reports from VM processes, control clients,
 //      SIGINT/SIGTERM; it ends when no VM is left.
@@ -94,7 +94,7 @@ const char* to_string(VmState s)
 
 bool is_live(VmState s) { return s == VmState::Starting || s == VmState::Running || s == VmState::Stopping; }
 
-// What a VM process's wait status means (the statuses of `moat run`, which `moat _vmm` shares).
+// What a VM process's wait status means (the statuses of `moat run`, which every VM process shares).
 struct Ending {
     std::string reason;
     bool clean;  // the guest ended itself
@@ -408,8 +408,8 @@ bool System::spawn(Vm& v)
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        const char* argv[] = {"moat", "_vmm", spec.name.c_str(), nullptr};
-        ::execv(m_o.self_exe.c_str(), const_cast<char* const*>(argv));
+        const char* argv[] = {"moat-vmm", spec.name.c_str(), nullptr};
+        ::execv(m_o.vmm_exe.c_str(), const_cast<char* const*>(argv));
         ::_exit(127);
     }
     theirs.reset();
@@ -436,6 +436,10 @@ bool System::spawn(Vm& v)
     l.memory = spec.memory;
     l.cpus = spec.cpus;
     l.initrd = v.initrd.valid();
+    l.input_names["kernel"] = "kernel '" + spec.kernel.written + "'";
+    if (spec.initrd) l.input_names["initrd"] = "initrd '" + spec.initrd->written + "'";
+    for (std::size_t i = 0; i < spec.disks.size(); ++i)
+        l.input_names["disk " + std::to_string(i)] = "volume '" + spec.disks[i].volume + "'";
     std::vector<int> fds{m_kvm.get(), v.kernel.get()};
     if (v.initrd.valid()) fds.push_back(v.initrd.get());
     for (std::size_t i = 0; i < spec.disks.size(); ++i) {

@@ -12,7 +12,7 @@ namespace moat::monitor {
 
 struct SystemOptions {
     std::string state_dir;    // created if missing (mode 0700)
-    std::string self_exe;     // the moat binary to run VM processes from
+    std::string vmm_exe;      // the VM processes' program (moat-vmm)
     std::string default_cmdline;
 };
 

@@ -23,6 +23,38 @@ TEST(LaunchMessage, RoundTrips)
     EXPECT_EQ(d->cpus, 2u);
     EXPECT_TRUE(d->initrd);
     EXPECT_EQ(d->disk_writable, l.disk_writable);
+    EXPECT_FALSE(d->standalone);
+    EXPECT_FALSE(d->verbose);
+    EXPECT_TRUE(d->input_names.empty());
+    EXPECT_EQ(launch_fd_count(*d), 2u + 1u + 2u + 2u);  // kvm, kernel; initrd; disks; console out, log
+}
+
+TEST(LaunchMessage, RoundTripsAStandaloneVm)
+{
+    VmLaunch l;
+    l.cmdline = "console=ttyS0\nsecond line ends\n";  // the last field may hold newlines
+    l.memory = 64ull << 20;
+    l.standalone = true;
+    l.verbose = true;
+    l.disk_writable = {true};
+    l.input_names = {{"kernel", "--kernel 'bzImage'"}, {"disk 0", "--disk 'a=b\nc'"}};
+    auto d = decode_launch(encode_launch(l));
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->name, "");
+    EXPECT_EQ(d->cmdline, l.cmdline);
+    EXPECT_TRUE(d->standalone);
+    EXPECT_TRUE(d->verbose);
+    EXPECT_FALSE(d->initrd);
+    EXPECT_EQ(d->input_names.at("kernel"), "--kernel 'bzImage'");
+    EXPECT_EQ(d->input_names.at("disk 0"), "--disk 'a=b?c'");  // a name's newline is sent as '?'
+    EXPECT_EQ(launch_fd_count(*d), 3u);  // kvm, kernel, one disk: the console is stdio
+}
+
+TEST(LaunchMessage, RefusesTooManyInputNames)
+{
+    std::string m = "name web\nmemory 1\n";
+    for (std::size_t i = 0; i <= kMaxLaunchInputNames; ++i) m += "input k" + std::to_string(i) + "=x\n";
+    EXPECT_FALSE(decode_launch(m + "cmdline a\n").has_value());
 }
 
 TEST(LaunchMessage, RefusesMalformed)
@@ -37,6 +69,13 @@ TEST(LaunchMessage, RefusesMalformed)
         "name web\nmemory 1\ncolour blue\ncmdline a\n",          // unknown key
         "name web\nmemory 1\ncmdline a",                         // unterminated
         "name\nmemory 1\ncmdline a\n",                           // no value
+        "name web\nmemory 1\ninitrd yes\ncmdline a\n",          // bad flag
+        "name web\nmemory 1\nstandalone 2\ncmdline a\n",        // bad flag
+        "name web\nmemory 1\nverbose \ncmdline a\n",            // bad flag
+        "name web\nmemory 1\ninput kernel\ncmdline a\n",        // input name without '='
+        "name web\nmemory 1\ninput =x\ncmdline a\n",            // input name without key
+        "name web\ncmdline a\nmemory 1\n",                       // the command line runs to the end
+        "cmdline",                                               // no value, no newline
     };
     for (const char* b : bad) EXPECT_FALSE(decode_launch(b).has_value()) << b;
 }

@@ -1,0 +1,137 @@
+// `moat-vmm`: the process that runs one VM. It is started by `moat run` (which execs it in
+// its own place) and by the monitor of a system (`moat up`, one per VM), and builds its VM
+// only from the launch message and descriptors on fd 3 (vmm/launch.hpp): it opens no path.
+//
+// It is a binary of its own, not `moat` re-executed, so that a VM process maps only the VMM:
+// no argument parser, manifest parser, monitor or audit code (bench/README.md, "Memory").
+#include <malloc.h>
+#include <signal.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/log.hpp"
+#include "monitor/fdpass.hpp"
+#include "vmm/launch.hpp"
+#include "vmm/machine.hpp"
+#include "vmm/vm_exit.hpp"
+
+namespace {
+
+using namespace moat;
+
+constexpr int k_launch_fd = 3;
+
+// Puts an interactive terminal into raw mode for the guest's console and restores it.
+class RawTerminal final {
+public:
+    explicit RawTerminal(int fd) : m_fd(fd)
+    {
+        if (::tcgetattr(fd, &m_saved) != 0) return;
+        termios raw = m_saved;
+        ::cfmakeraw(&raw);
+        raw.c_oflag |= OPOST | ONLCR;  // keep host-side newline handling for moat's own messages
+        if (::tcsetattr(fd, TCSANOW, &raw) == 0) m_active = true;
+    }
+    ~RawTerminal()
+    {
+        if (m_active) ::tcsetattr(m_fd, TCSANOW, &m_saved);
+    }
+    RawTerminal(const RawTerminal&) = delete;
+    RawTerminal& operator=(const RawTerminal&) = delete;
+
+private:
+    int m_fd;
+    termios m_saved{};
+    bool m_active = false;
+};
+
+int run(const char* argv_name)
+{
+    auto msg = monitor::recv_message(k_launch_fd, monitor::kMaxMessagePayload);
+    if (!msg || msg->payload.empty()) {
+        std::fprintf(stderr, "moat-vmm: no launch message on fd 3 (this program is started by moat, not by hand)\n");
+        return vmm::k_exit_usage;
+    }
+    auto l = vmm::decode_launch(
+        std::string_view(reinterpret_cast<const char*>(msg->payload.data()), msg->payload.size()));
+    if (!l || msg->fds.size() != vmm::launch_fd_count(*l) || (argv_name && l->name != argv_name)) {
+        std::fprintf(stderr, "moat-vmm: malformed launch message%s%s\n", l ? "" : ": ", l ? "" : l.error().what);
+        return vmm::k_exit_usage;
+    }
+    if (l->verbose) log::set_level(log::Level::Debug);
+
+    auto& fds = msg->fds;
+    std::size_t i = 0;
+    vmm::VmConfig c;
+    c.kvm = std::move(fds[i++]);
+    c.kernel = std::move(fds[i++]);
+    if (l->initrd) c.initrd = std::move(fds[i++]);
+    for (std::size_t d = 0; d < l->disk_writable.size(); ++d)
+        c.disks.push_back({std::move(fds[i++]),
+                           l->disk_writable[d] ? vmm::DiskAccess::ReadWrite : vmm::DiskAccess::ReadOnly,
+                           "moat" + std::to_string(d),
+                           // In a system, every write attempt reaches the device and is reported.
+                           l->standalone});
+    base::UniqueFd out, log;
+    const bool interactive = l->standalone && ::isatty(STDIN_FILENO) == 1;
+    if (l->standalone) {
+        ::close(k_launch_fd);  // nobody listens: `moat run` has no monitor
+        c.console_in = STDIN_FILENO;
+        c.console_out = STDOUT_FILENO;
+        c.console_escape = interactive;
+    } else {
+        out = std::move(fds[i++]);
+        log = std::move(fds[i++]);
+        c.console_out = out.get();
+        c.console_log = log.get();
+        c.console_prefix = l->name + " | ";
+        c.monitor = k_launch_fd;
+    }
+    c.cmdline = l->cmdline;
+    c.mem_bytes = l->memory;
+    c.vcpus = l->cpus;
+
+    const std::string who = l->name.empty() ? "" : l->name + ": ";
+    std::string failed;
+    auto machine = vmm::Machine::build(std::move(c), &failed);
+    if (!machine) {
+        const auto named = l->input_names.find(failed);
+        const std::string where = named != l->input_names.end() ? named->second
+                                  : failed.empty()              ? "building the VM"
+                                                                : failed;
+        std::fprintf(stderr, "moat: %s%s: %s\n", who.c_str(), where.c_str(), describe(machine.error()).c_str());
+        return machine.error().code == Errc::Io ? vmm::k_exit_vm_failed : vmm::k_exit_usage;
+    }
+
+    vmm::VmExit end;
+    {
+        std::optional<RawTerminal> raw;
+        if (interactive) {
+            raw.emplace(STDIN_FILENO);
+            std::fprintf(stderr, "moat: console attached; Ctrl-A x quits\r\n");
+        }
+        end = machine->run();
+    }
+    return vmm::vm_exit_status(end, who, l->verbose);
+}
+
+}  // namespace
+
+// moat-vmm [NAME]: NAME, when given, must be the name in the launch message (it shows in ps).
+int main(int argc, char** argv)
+{
+    ::signal(SIGPIPE, SIG_IGN);  // a closed console pipe is an error on write, not a kill
+    // One malloc arena: a per-thread arena reserves 64 MiB, and where transparent huge pages
+    // are "always" the first allocation in a vCPU thread makes it a resident 2 MiB page.
+    ::mallopt(M_ARENA_MAX, 1);
+    if (argc > 2) {
+        std::fprintf(stderr, "moat-vmm: started by moat with at most one argument, the VM's name\n");
+        return moat::vmm::k_exit_usage;
+    }
+    return run(argc == 2 ? argv[1] : nullptr);
+}
