@@ -71,12 +71,12 @@ def collect(rows):
             if r:
                 add(lane, "startup CPU to first KVM_RUN", vmm, r["startup_cpu_us"] / 1000, "ms")
             continue
-        if r["status"] != 0:
+        if r["status"] != 0 and not r.get("stopped"):  # a memory run is killed once it has its sample
             continue
         if bench == "boot":
             add(lane, "boot to init", vmm, r["marker_ns"] / 1e6 if r["marker_ns"] else None, "ms")
             add(lane, "boot to exit", vmm, r["exit_ns"] / 1e6, "ms")
-        if bench in ("boot", "boot512", "memory") and r.get("overhead_rss_kb", -1) >= 0:
+        if bench in ("boot", "boot512", "blk", "memory") and r.get("overhead_rss_kb", -1) >= 0:
             mem = row.get("mem_mib", 256)
             add(lane, f"VMM overhead @{mem}M", vmm, r["overhead_rss_kb"] / 1024, "MiB")
         if bench == "blk":

@@ -1,11 +1,13 @@
 /* timeit: runs one command and measures it from the outside, the same way for every VMM.
  *
- *   timeit [--marker TEXT] [--guest-mem MIB] [--out FILE] -- COMMAND ARGS...
+ *   timeit [--marker TEXT] [--guest-mem MIB] [--stop-at-marker] [--out FILE] -- COMMAND ARGS...
  *
  * Prints one JSON object (to FILE, default stdout) with: ns from exec to the first output line
  * containing TEXT, ns to process exit, exit status, peak RSS (wait4), and -- sampled when the
  * marker appears -- the process's RSS outside guest RAM (mappings at least MIB large are taken
  * to be guest RAM). Also records the time of every output line starting with "bench: ".
+ * --stop-at-marker kills the command (SIGKILL) once the marker is seen and its RSS sampled, for
+ * runs that only measure memory ("stopped":true in the output; its status is then the kill's).
  * The command's output is passed through to stderr. Static, so it runs in the test lab. */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -48,12 +50,15 @@ int main(int argc, char **argv)
 {
 	const char *marker = NULL, *out = NULL;
 	long guest_mb = 0;
+	int stop_at_marker = 0, stopped = 0;
 	int i = 1;
 	for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (!strcmp(argv[i], "--marker") && i + 1 < argc)
 			marker = argv[++i];
 		else if (!strcmp(argv[i], "--guest-mem") && i + 1 < argc)
 			guest_mb = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--stop-at-marker"))
+			stop_at_marker = 1;
 		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
 			out = argv[++i];
 		else {
@@ -62,7 +67,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i + 1 >= argc) {
-		fprintf(stderr, "usage: timeit [--marker TEXT] [--guest-mem MIB] [--out FILE] -- COMMAND...\n");
+		fprintf(stderr, "usage: timeit [--marker TEXT] [--guest-mem MIB] [--stop-at-marker] [--out FILE] -- COMMAND...\n");
 		return 2;
 	}
 	int pipefd[2];
@@ -93,6 +98,10 @@ int main(int argc, char **argv)
 			t_marker = t;
 			if (guest_mb > 0)
 				overhead_kb = rss_outside_guest(pid, guest_mb * 1024);
+			if (stop_at_marker) {
+				kill(pid, SIGKILL);
+				stopped = 1;
+			}
 		}
 		char *b = strstr(line, "bench: ");
 		if (b && mlen < sizeof marks - 200) {
@@ -111,12 +120,14 @@ int main(int argc, char **argv)
 		return 2;
 	fprintf(o,
 		"{\"marker_ns\":%llu,\"exit_ns\":%llu,\"status\":%d,\"maxrss_kb\":%ld,\"overhead_rss_kb\":%ld,"
-		"\"user_us\":%ld,\"sys_us\":%ld,\"marks\":[%s]}\n",
+		"\"user_us\":%ld,\"sys_us\":%ld,\"stopped\":%s,\"marks\":[%s]}\n",
 		(unsigned long long)t_marker, (unsigned long long)t_exit,
 		WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ru.ru_maxrss, overhead_kb,
 		ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec, ru.ru_stime.tv_sec * 1000000L + ru.ru_stime.tv_usec,
-		marks);
+		stopped ? "true" : "false", marks);
 	if (o != stdout)
 		fclose(o);
+	if (stopped)
+		return 0;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
