@@ -57,7 +57,8 @@ demo: build
 bench: deps
 	@scripts/install-deps bench
 	@cmake -S . -B build-release -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-release
+	@cmake --build build-release --target moat moat-vmm timeit rawkvm blkbench startup linux-guest \
+	  guest_bench_exits guest_bench_exits_20k
 	@bench/run --build build-release $(if $(RUNS),--runs $(RUNS)) $(BENCH_FLAGS)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
