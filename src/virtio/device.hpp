@@ -5,12 +5,14 @@
 //  - read_config()/write_config() run on vCPU threads under the transport's register lock,
 //    possibly while process_queue() runs on the event thread. A device whose config space changes
 //    at run time synchronises it itself; a constant config space needs nothing.
-//  - activate(), process_queue() and reset() are serialised by the transport's I/O lock.
-//    process_queue() runs on the event thread (or inline on a vCPU thread when no notify
-//    forwarder is installed); activate() and reset() run on the vCPU thread that wrote Status.
+//  - activate(), process_queue(), poll_queue() and reset() are serialised by the transport's I/O
+//    lock. process_queue() runs on the event thread (or inline on a vCPU thread when no notify
+//    forwarder is installed), poll_queue() on the event thread; activate() and reset() run on
+//    the vCPU thread that wrote Status.
 //    activate() must not block; reset() may wait for in-flight I/O.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -44,6 +46,12 @@ public:
     // Guest fault the device cannot recover from: sets DEVICE_NEEDS_RESET (§2.1.2) and stops
     // further queue processing until the driver resets the device.
     virtual void device_needs_reset() = 0;
+    // Asks for one poll_queue(queue) call on the event thread about `delay` from now, whether or
+    // not the driver notifies; a later request replaces an earlier one that has not fired. A
+    // poll may come early or, after a reset, for nothing: the device must tolerate both.
+    // Returns false when no poll will come (the transport has no timer, or arming it failed):
+    // the device must then rely on the driver's notifications.
+    virtual bool poll_later(std::uint32_t queue, std::chrono::microseconds delay) = 0;
 };
 
 // What the transport hands over when the driver sets DRIVER_OK.
@@ -76,6 +84,8 @@ public:
     virtual Result<void> activate(ActivateContext ctx) = 0;
     // The driver notified queue `index` (any index: the device ignores ones it does not have).
     virtual void process_queue(std::uint32_t index) = 0;
+    // A poll the device asked for with DriverNotifier::poll_later() is due (or a stale one).
+    virtual void poll_queue(std::uint32_t index) = 0;
     // Back to the state before activate(): drop queues, forget negotiated features (§2.4).
     virtual void reset() = 0;
 };

@@ -52,6 +52,11 @@ void MmioTransport::Notifier::device_needs_reset()
     if (m_t.m_status.load(std::memory_order_acquire) & VIRTIO_CONFIG_S_DRIVER_OK) m_t.raise(VIRTIO_MMIO_INT_CONFIG);
 }
 
+bool MmioTransport::Notifier::poll_later(std::uint32_t queue, std::chrono::microseconds delay)
+{
+    return m_t.m_poll_timer && m_t.m_poll_timer(queue, delay);
+}
+
 void MmioTransport::raise(std::uint32_t cause)
 {
     // Release: the used ring / config updates that caused this are visible before the driver
@@ -82,6 +87,11 @@ MmioTransport::~MmioTransport()
 std::size_t MmioTransport::queue_count() const { return m_queues.size(); }
 
 void MmioTransport::set_notify_forwarder(std::function<void(std::uint32_t)> f) { m_forwarder = std::move(f); }
+
+void MmioTransport::set_poll_timer(std::function<bool(std::uint32_t, std::chrono::microseconds)> f)
+{
+    m_poll_timer = std::move(f);
+}
 
 bool MmioTransport::needs_reset() const { return m_needs_reset.load(std::memory_order_acquire); }
 
@@ -360,6 +370,14 @@ void MmioTransport::notify(std::uint32_t queue)
         return;
     }
     m_device->process_queue(queue);
+}
+
+void MmioTransport::poll(std::uint32_t queue)
+{
+    std::lock_guard io(m_io);
+    // A timer armed before a reset may fire after it, or after the device faulted: nothing to do.
+    if (!m_active || m_needs_reset.load(std::memory_order_acquire) || queue >= m_queues.size()) return;
+    m_device->poll_queue(queue);
 }
 
 }  // namespace moat::virtio

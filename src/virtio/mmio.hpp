@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -87,12 +88,18 @@ public:
     // Event thread: a QueueNotify arrived through an ioeventfd. Ignored unless the device is
     // active and not in NEEDS_RESET.
     void notify(std::uint32_t queue);
+    // Event thread: the poll timer of `queue` fired (see set_poll_timer). Ignored as notify().
+    void poll(std::uint32_t queue);
 
     std::size_t queue_count() const;
 
     // Setup only (before vCPUs run). If set, a QueueNotify register write is handed to `f`
     // (which signals the event thread) instead of processing the queue on the vCPU thread.
     void set_notify_forwarder(std::function<void(std::uint32_t)> f);
+    // Setup only (before vCPUs run). `f(queue, delay)` arms a one-shot timer that makes the event
+    // thread call poll(queue) after `delay` (re-arming replaces the pending expiry) and returns
+    // whether it could. Without it, DriverNotifier::poll_later() returns false.
+    void set_poll_timer(std::function<bool(std::uint32_t, std::chrono::microseconds)> f);
 
     // True once the device set DEVICE_NEEDS_RESET; cleared by a driver reset.
     bool needs_reset() const;
@@ -106,6 +113,7 @@ private:
         void notify_used() override;
         void notify_config_change() override;
         void device_needs_reset() override;
+        bool poll_later(std::uint32_t queue, std::chrono::microseconds delay) override;
 
     private:
         MmioTransport& m_t;
@@ -136,6 +144,7 @@ private:
     std::unique_ptr<Device> m_device;
     InterruptLine& m_irq;
     std::function<void(std::uint32_t)> m_forwarder;  // set before vCPUs start; then read-only
+    std::function<bool(std::uint32_t, std::chrono::microseconds)> m_poll_timer;  // likewise
     Notifier m_notifier{*this};
 
     std::mutex m_io;        // lock order: first

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -32,6 +33,7 @@ public:
         int activations = 0;
         int resets = 0;
         std::vector<std::uint32_t> processed;
+        std::vector<std::uint32_t> polled;
         std::uint64_t features = 0;
         std::vector<bool> queues_present;
         std::vector<std::uint16_t> queue_sizes;
@@ -70,6 +72,7 @@ public:
         return {};
     }
     void process_queue(std::uint32_t index) override { m_log.processed.push_back(index); }
+    void poll_queue(std::uint32_t index) override { m_log.polled.push_back(index); }
     void reset() override
     {
         ++m_log.resets;
@@ -385,6 +388,45 @@ TEST(MmioNotify, InlineForwardedAndEventThread)
     r.wr(mmio::QueueNotify, 1);
     EXPECT_EQ(forwarded, (std::vector<std::uint32_t>{1}));
     EXPECT_EQ(r.log.processed.size(), 2u);
+}
+
+TEST(MmioPoll, PollsReachAnActiveDeviceOnly)
+{
+    Rig r;
+    r.t.poll(0);  // before activation: ignored
+    EXPECT_TRUE(r.log.polled.empty());
+    r.bring_up();
+    ASSERT_NE(r.log.notifier, nullptr);
+    // No timer installed: the device is told no poll will come.
+    EXPECT_FALSE(r.log.notifier->poll_later(0, std::chrono::microseconds(100)));
+    r.t.poll(0);
+    r.t.poll(1);
+    r.t.poll(9);  // no such queue
+    EXPECT_EQ(r.log.polled, (std::vector<std::uint32_t>{0, 1}));
+    r.log.notifier->device_needs_reset();
+    r.t.poll(0);  // a device that needs a reset is not polled
+    EXPECT_EQ(r.log.polled.size(), 2u);
+    r.wr(mmio::Status, 0);
+    r.t.poll(0);  // nor a reset one (a timer armed before the reset may still fire)
+    EXPECT_EQ(r.log.polled.size(), 2u);
+}
+
+TEST(MmioPoll, PollLaterUsesTheInstalledTimer)
+{
+    Rig r;
+    std::vector<std::pair<std::uint32_t, std::chrono::microseconds>> armed;
+    bool works = true;
+    r.t.set_poll_timer([&](std::uint32_t q, std::chrono::microseconds d) {
+        armed.emplace_back(q, d);
+        return works;
+    });
+    r.bring_up();
+    EXPECT_TRUE(r.log.notifier->poll_later(1, std::chrono::microseconds(250)));
+    works = false;  // arming failed: the device must not count on a poll
+    EXPECT_FALSE(r.log.notifier->poll_later(0, std::chrono::microseconds(7)));
+    ASSERT_EQ(armed.size(), 2u);
+    EXPECT_EQ(armed[0], std::make_pair(std::uint32_t{1}, std::chrono::microseconds(250)));
+    EXPECT_EQ(armed[1], std::make_pair(std::uint32_t{0}, std::chrono::microseconds(7)));
 }
 
 TEST(MmioInterrupts, UsedAndConfigInterruptsAndAck)

@@ -138,7 +138,17 @@ GuestAddress Queue::used_at(std::uint64_t off) const
     return *a;
 }
 
-Result<std::optional<DescriptorChain>> Queue::pop()
+Result<std::uint16_t> Queue::pending() const
+{
+    // Acquire as in pop(): a caller that goes on to pop sees the entries counted here.
+    const std::uint16_t avail_idx =
+        MOAT_TRY(m_mem->load_u16(avail_at(k_ring_idx_offset), std::memory_order_acquire));
+    const auto pending = static_cast<std::uint16_t>(avail_idx - m_next_avail);
+    if (pending > m_size) return fail(Errc::GuestFault, "available index ran more than the queue size ahead");
+    return pending;
+}
+
+Result<std::optional<DescriptorChain>> Queue::pop(OnEmpty on_empty)
 {
     // Two rounds at most: the second only re-checks after publishing avail_event.
     for (int round = 0; round < 2; ++round) {
@@ -157,7 +167,7 @@ Result<std::optional<DescriptorChain>> Queue::pop()
             if (head >= m_size) return fail(Errc::GuestFault, "available ring head index out of range");
             return std::optional<DescriptorChain>(DescriptorChain(*m_mem, m_desc, m_size, head, m_indirect));
         }
-        if (!m_event_idx || round == 1) break;
+        if (!m_event_idx || on_empty == OnEmpty::StayQuiet || round == 1) break;
         // §2.7.10: ask the driver to notify once it publishes entry m_next_avail. Release keeps
         // our earlier ring reads before the store.
         MOAT_TRY(m_mem->store_u16(used_at(k_ring_array_offset + k_used_elem_size * m_size), m_next_avail,

@@ -87,11 +87,25 @@ public:
     std::uint16_t next_avail() const { return m_next_avail; }
     std::uint16_t next_used() const { return m_next_used; }
 
-    // The next available chain, or std::nullopt when the ring is empty. With EVENT_IDX, an empty
-    // ring first publishes avail_event and re-checks, so no notification is lost (§2.7.10).
+    // What pop() does when it finds the ring empty (EVENT_IDX only; without it the driver always
+    // notifies and pop() writes nothing).
+    enum class OnEmpty : std::uint8_t {
+        // Publish avail_event = next_avail and re-check, so the driver's next entry notifies us
+        // and none published meanwhile is missed (§2.7.10).
+        ArmNotification,
+        // Leave avail_event where it is: the driver's entries past it do not notify us. The
+        // caller must come back to the ring by itself (a timer), or arm later.
+        StayQuiet,
+    };
+
+    // The next available chain, or std::nullopt when the ring is empty (see OnEmpty).
     // A GuestFault error (avail idx more than `size` ahead, head index out of range) means the
     // queue can no longer be trusted: the device should set NEEDS_RESET.
-    Result<std::optional<DescriptorChain>> pop();
+    Result<std::optional<DescriptorChain>> pop(OnEmpty on_empty = OnEmpty::ArmNotification);
+
+    // How many entries the driver has published that pop() has not taken yet. Reads avail idx
+    // once; a GuestFault error as in pop() when it ran more than `size` ahead.
+    Result<std::uint16_t> pending() const;
 
     // Returns chain `head` to the driver with `len` bytes written (§2.7.8).
     Result<void> add_used(std::uint16_t head, std::uint32_t len);

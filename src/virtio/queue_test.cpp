@@ -479,3 +479,46 @@ TEST(QueueNotify, EmptyPopPublishesAvailEvent)
     EXPECT_EQ(g.avail_event(), 2);  // "notify me when you publish entry 2"
     EXPECT_EQ(q.next_avail(), 2);
 }
+
+TEST(QueueNotify, QuietPopLeavesAvailEventAlone)
+{
+    FakeGuest g(8);
+    auto q = make_queue(g);
+    const FakeGuest::Buf buf[] = {{0x10000, 8, false}};
+    g.publish(g.add_chain(buf));
+    auto first = q.pop(Queue::OnEmpty::StayQuiet);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_TRUE(first->has_value());
+    auto none = q.pop(Queue::OnEmpty::StayQuiet);
+    ASSERT_TRUE(none.has_value());
+    EXPECT_FALSE(none->has_value());
+    EXPECT_EQ(g.avail_event(), 0);  // untouched: the driver's entry 1 will not notify
+    none = q.pop();                 // arming later still works
+    ASSERT_TRUE(none.has_value());
+    EXPECT_FALSE(none->has_value());
+    EXPECT_EQ(g.avail_event(), 1);
+}
+
+TEST(QueueNotify, PendingCountsWhatPopHasNotTaken)
+{
+    FakeGuest g(8);
+    auto q = make_queue(g);
+    EXPECT_EQ(*q.pending(), 0);
+    const FakeGuest::Buf buf[] = {{0x10000, 8, false}};
+    g.publish(g.add_chain(buf));
+    g.publish(g.add_chain(buf));
+    EXPECT_EQ(*q.pending(), 2);
+    (void)pop_chain(q);
+    EXPECT_EQ(*q.pending(), 1);
+    EXPECT_EQ(q.next_avail(), 1);  // pending() consumes nothing
+}
+
+TEST(QueueHostile, PendingRejectsAnAvailIndexRunningAhead)
+{
+    FakeGuest g(8);
+    auto q = make_queue(g);
+    g.set_avail_idx(9);
+    auto p = q.pending();
+    ASSERT_FALSE(p.has_value());
+    EXPECT_EQ(p.error().code, Errc::GuestFault);
+}

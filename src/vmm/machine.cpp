@@ -13,8 +13,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -97,7 +99,7 @@ private:
 };
 
 // epoll tags: the kind in the high half, an index in the low half.
-enum class Tag : std::uint32_t { Stop = 1, Signal, Console, Notify, Monitor, ReportTimer };
+enum class Tag : std::uint32_t { Stop = 1, Signal, Console, Notify, Monitor, ReportTimer, Poll };
 std::uint64_t tag(Tag t, std::uint32_t index = 0)
 {
     return (std::uint64_t{static_cast<std::uint32_t>(t)} << 32) | index;
@@ -110,6 +112,7 @@ struct VirtioSlot {
     std::unique_ptr<virtio::MmioTransport> transport;
     std::unique_ptr<TransportWindow> window;
     std::vector<base::UniqueFd> notify;  // one ioeventfd per queue
+    std::vector<base::UniqueFd> poll;    // one timerfd per queue: polls the device asked for
 };
 
 struct Machine::State {
@@ -254,6 +257,24 @@ Result<void> add_virtio_block(Machine::State& s, DiskConfig& d)
         if (q >= fds.size()) return;
         std::uint64_t one = 1;
         [[maybe_unused]] auto r = ::write(fds[q], &one, sizeof one);
+    });
+    // Polls the device asks for (virtio::DriverNotifier::poll_later) arrive as timerfd expiries
+    // on the event thread, beside the notifications.
+    std::vector<int> timers;
+    for (std::uint32_t q = 0; q < slot.transport->queue_count(); ++q) {
+        base::UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+        if (!fd.valid()) return fail_errno("timerfd_create");
+        timers.push_back(fd.get());
+        slot.poll.push_back(std::move(fd));
+    }
+    slot.transport->set_poll_timer([timers = std::move(timers)](std::uint32_t q, std::chrono::microseconds delay) {
+        if (q >= timers.size()) return false;
+        // A zero it_value would disarm the timer: at least 1 us.
+        const auto us = std::max<std::chrono::microseconds::rep>(delay.count(), 1);
+        itimerspec t{};
+        t.it_value.tv_sec = static_cast<time_t>(us / 1000000);
+        t.it_value.tv_nsec = static_cast<long>(us % 1000000) * 1000;
+        return ::timerfd_settime(timers[q], 0, &t, nullptr) == 0;
     });
     s.virtio.push_back(std::move(slot));
     return {};
@@ -552,9 +573,18 @@ VmExit Machine::run()
         pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
         return {ExitReason::HostError, 0, std::string("event loop setup: ") + std::strerror(errno)};
     }
-    for (std::uint32_t d = 0; d < s.virtio.size(); ++d)
+    // An unwatched notification or poll timer would leave the guest's requests unserved for good.
+    bool watched = true;
+    for (std::uint32_t d = 0; d < s.virtio.size(); ++d) {
         for (std::uint32_t q = 0; q < s.virtio[d].notify.size(); ++q)
-            watch(s.virtio[d].notify[q].get(), tag(Tag::Notify, (d << 16) | q));
+            watched = watched && watch(s.virtio[d].notify[q].get(), tag(Tag::Notify, (d << 16) | q));
+        for (std::uint32_t q = 0; q < s.virtio[d].poll.size(); ++q)
+            watched = watched && watch(s.virtio[d].poll[q].get(), tag(Tag::Poll, (d << 16) | q));
+    }
+    if (!watched) {
+        pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+        return {ExitReason::HostError, 0, std::string("event loop setup: ") + std::strerror(errno)};
+    }
     ConsoleInput console;
     console.open = s.console_in >= 0 && watch(s.console_in, tag(Tag::Console));
     if (s.monitor >= 0) {
@@ -608,6 +638,12 @@ VmExit Machine::run()
                 std::uint64_t count;
                 if (::read(slot.notify[index & 0xffff].get(), &count, sizeof count) == sizeof count)
                     slot.transport->notify(index & 0xffff);
+            } else if (kind == Tag::Poll) {
+                auto& slot = s.virtio[index >> 16];
+                std::uint64_t expiries;
+                // EAGAIN: the device re-armed the timer since it fired; the new expiry will come.
+                if (::read(slot.poll[index & 0xffff].get(), &expiries, sizeof expiries) == sizeof expiries)
+                    slot.transport->poll(index & 0xffff);
             } else if (kind == Tag::Console) {
                 if (!console.pending.empty()) continue;  // back-pressure: the UART is full
                 const bool client = index == 1;

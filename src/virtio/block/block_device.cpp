@@ -95,7 +95,7 @@ Result<void> sync_file(int fd)
 }  // namespace
 
 Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, Access access, std::string id,
-                                                         bool announce_read_only)
+                                                         bool announce_read_only, Batching batching)
 {
     if (!file.valid()) return fail(Errc::InvalidInput, "virtio-blk: no disk file");
     if (id.size() > VIRTIO_BLK_ID_BYTES) return fail(Errc::InvalidInput, "virtio-blk: id longer than 20 bytes");
@@ -106,12 +106,12 @@ Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, Ac
     const std::uint64_t size = MOAT_TRY(file_size(file.get()));
     std::array<std::byte, VIRTIO_BLK_ID_BYTES> id_bytes{};
     std::memcpy(id_bytes.data(), id.data(), id.size());
-    return std::unique_ptr<BlockDevice>(new BlockDevice(std::move(file), access, id_bytes, size / k_sector_size, announce_read_only));
+    return std::unique_ptr<BlockDevice>(new BlockDevice(std::move(file), access, id_bytes, size / k_sector_size, announce_read_only, batching));
 }
 
 BlockDevice::BlockDevice(base::UniqueFd file, Access access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
-                         std::uint64_t capacity, bool announce_read_only)
-    : m_file(std::move(file)), m_access(access), m_id(id), m_capacity(capacity)
+                         std::uint64_t capacity, bool announce_read_only, Batching batching)
+    : m_file(std::move(file)), m_access(access), m_id(id), m_capacity(capacity), m_batching(batching)
 {
     m_features = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_RING_F_EVENT_IDX) |
                  feature_bit(VIRTIO_RING_F_INDIRECT_DESC) | feature_bit(VIRTIO_BLK_F_SEG_MAX) |
@@ -149,19 +149,75 @@ void BlockDevice::reset()
     m_queue.reset();
     m_mem = nullptr;
     m_notifier = nullptr;
+    m_mode = Mode::Immediate;  // a poll still due finds nothing to do
+    m_since_probe = 0;
 }
 
 void BlockDevice::process_queue(std::uint32_t index)
 {
     if (index != 0 || !m_queue || !m_mem) return;
+    // A notification while batching (a driver that ignores avail_event, or one that ran a whole
+    // index wrap ahead): the poll that is due serves it.
+    if (m_mode == Mode::Batching) return;
+    if (m_batching.probe_every != 0 && m_queue->event_idx() && m_since_probe >= m_batching.probe_every) {
+        // Probe (see Batching): leave what is in the ring for one short window.
+        auto pending = m_queue->pending();
+        if (!pending) {
+            MOAT_LOG_RATELIMITED(Warn, "virtio-blk: queue fault: %s", pending.error().what);
+            m_notifier->device_needs_reset();
+            return;
+        }
+        // One new request during the probe is enough to try a full window.
+        if (open_window(m_batching.probe_window, *pending, 1)) return;
+        m_since_probe = 0;  // no poll available: try again after as many requests
+    }
+    if (auto served = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *served;
+}
+
+void BlockDevice::poll_queue(std::uint32_t index)
+{
+    // Only the poll Batching asked for has work; a stale one (after a reset or an early return
+    // to Immediate) finds the device in Immediate and must not serve without arming.
+    if (index != 0 || !m_queue || !m_mem || m_mode != Mode::Batching) return;
+    const auto served = serve(Queue::OnEmpty::StayQuiet);
+    if (!served) {
+        m_mode = Mode::Immediate;
+        return;
+    }
+    // Entries published during the window mean the driver kept submitting while we held its
+    // requests: keep batching. Too few means it waited for us: stop, as the window only cost
+    // time. (served >= m_window_base: nothing else pops the ring while we batch.)
+    const std::uint32_t fresh = *served > m_window_base ? *served - m_window_base : 0;
+    if (fresh >= m_window_needs && open_window(m_batching.window, 0, m_batching.min_new)) return;
+    // Back to notifications: arm avail_event and re-check the ring (pop() does both), so an entry
+    // published after the drain above is served now or notifies us.
+    m_mode = Mode::Immediate;
+    m_since_probe = 0;
+    if (auto more = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *more;
+}
+
+bool BlockDevice::open_window(std::chrono::microseconds delay, std::uint16_t already_pending, std::uint16_t needs_new)
+{
+    if (!m_notifier->poll_later(0, delay)) return false;
+    m_mode = Mode::Batching;
+    m_window_base = already_pending;
+    m_window_needs = needs_new;
+    m_since_probe = 0;
+    return true;
+}
+
+std::optional<std::uint32_t> BlockDevice::serve(Queue::OnEmpty on_empty)
+{
     Queue& q = *m_queue;
+    const bool batching = on_empty == Queue::OnEmpty::StayQuiet;
+    std::uint32_t served = 0;
     // Ends when the ring is empty or the queue faults; each round consumes one published entry.
     for (;;) {
-        auto popped = q.pop();
+        auto popped = q.pop(on_empty);
         if (!popped) {
             MOAT_LOG_RATELIMITED(Warn, "virtio-blk: queue fault: %s", popped.error().what);
             m_notifier->device_needs_reset();
-            break;
+            return std::nullopt;
         }
         if (!*popped) break;
         DescriptorChain chain = std::move(**popped);
@@ -175,13 +231,17 @@ void BlockDevice::process_queue(std::uint32_t index)
         if (auto r = q.add_used(head, used_len); !r) {
             MOAT_LOG_RATELIMITED(Warn, "virtio-blk: used ring write failed: %s", r.error().what);
             m_notifier->device_needs_reset();
-            break;
+            return std::nullopt;
         }
-        // Completions are published one by one, and the driver asked (EVENT_IDX) whether it
-        // wants to hear about each: with many requests in flight it can reap and resubmit
-        // while the rest are served, instead of waiting for the whole batch.
-        if (q.needs_notification()) m_notifier->notify_used();
+        ++served;
+        // Served at once, completions are published one by one, and the driver asked (EVENT_IDX)
+        // whether it wants to hear about each: with many requests in flight it can reap and
+        // resubmit while the rest are served, instead of waiting for the whole batch. Batching,
+        // the point is one interrupt per window: asked once, after the drain.
+        if (!batching && q.needs_notification()) m_notifier->notify_used();
     }
+    if (batching && q.needs_notification()) m_notifier->notify_used();
+    return served;
 }
 
 std::uint8_t BlockDevice::get_id(const Request& req, std::uint32_t& written)

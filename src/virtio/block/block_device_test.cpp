@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -61,6 +62,17 @@ public:
     void notify_used() override { ++used; }
     void notify_config_change() override { ++config; }
     void device_needs_reset() override { ++needs_reset; }
+    bool poll_later(std::uint32_t queue, std::chrono::microseconds delay) override
+    {
+        polls.push_back({queue, delay});
+        return polls_work;
+    }
+    struct Poll {
+        std::uint32_t queue;
+        std::chrono::microseconds delay;
+    };
+    std::vector<Poll> polls;
+    bool polls_work = true;
     int used = 0;
     int config = 0;
     int needs_reset = 0;
@@ -81,16 +93,24 @@ struct Rig {
     std::unique_ptr<BlockDevice> dev;
 
     explicit Rig(Access access, std::size_t size = 64 * 512, std::uint64_t features = k_ring_features,
-                 bool announce_read_only = true)
+                 bool announce_read_only = true, Batching batching = {})
         : file(size)
     {
         auto d = BlockDevice::create(file.open(access == Access::ReadOnly ? O_RDONLY : O_RDWR), access, "moat-disk-1",
-                                     announce_read_only);
+                                     announce_read_only, batching);
         EXPECT_TRUE(d.has_value());
         dev = std::move(d).value();
         std::vector<std::optional<Queue>> queues;
         queues.push_back(std::move(Queue::create(g.mem(), g.config(), 256, features)).value());
         EXPECT_TRUE(dev->activate(ActivateContext{g.mem(), features, std::move(queues), notifier}).has_value());
+    }
+
+    // Publishes one flush request without notifying.
+    void publish_flush()
+    {
+        const VirtioBlkOutHdr h{moat::Le32::from(VIRTIO_BLK_T_FLUSH), moat::Le32::from(0), moat::Le64::from(0)};
+        EXPECT_TRUE(g.mem().write_obj(GuestAddress(k_hdr), h).has_value());
+        g.publish(g.add_chain(std::vector<FakeGuest::Buf>{{k_hdr, 16, false}, {k_status, 1, true}}));
     }
 
     // Submits one request and returns (status byte, used len).
@@ -309,6 +329,153 @@ TEST(BlockDevice, NoEventIdxInterruptsEveryBatch)
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     EXPECT_EQ(r.notifier.used, 2);
+}
+
+// Batching (block_device.hpp): small numbers so a test reaches every state in a few requests.
+namespace {
+constexpr Batching k_quick{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2};
+}  // namespace
+
+TEST(BlockDeviceBatching, ProbeFindsMoreRequestsThenBatchesUntilTheyStop)
+{
+    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    EXPECT_TRUE(r.notifier.polls.empty());  // served at once until probe_every requests
+    EXPECT_EQ(r.g.avail_event(), 2);
+    // The next notified request is the probe: left in the ring for probe_window.
+    r.g.set_used_event(2);
+    r.publish_flush();
+    r.dev->process_queue(0);
+    EXPECT_EQ(r.g.used_idx(), 2);
+    ASSERT_EQ(r.notifier.polls.size(), 1u);
+    EXPECT_EQ(r.notifier.polls[0].queue, 0u);
+    EXPECT_EQ(r.notifier.polls[0].delay, std::chrono::microseconds(500));
+    // The driver publishes more meanwhile; its notifications (if any) change nothing.
+    r.publish_flush();
+    r.dev->process_queue(0);
+    EXPECT_EQ(r.g.used_idx(), 2);
+    const int irqs = r.notifier.used;
+    r.dev->poll_queue(0);  // end of the probe: both served, one interrupt, a full window next
+    EXPECT_EQ(r.g.used_idx(), 4);
+    EXPECT_EQ(r.notifier.used, irqs + 1);
+    ASSERT_EQ(r.notifier.polls.size(), 2u);
+    EXPECT_EQ(r.notifier.polls[1].delay, std::chrono::microseconds(2000));
+    EXPECT_EQ(r.g.avail_event(), 2);  // not re-armed: the driver's entries do not notify
+    // A window that brings min_new (2) requests keeps batching; interrupts follow used_event.
+    r.g.set_used_event(4);
+    r.publish_flush();
+    r.publish_flush();
+    r.publish_flush();
+    r.dev->poll_queue(0);
+    EXPECT_EQ(r.g.used_idx(), 7);
+    EXPECT_EQ(r.notifier.used, irqs + 2);  // one for three
+    EXPECT_EQ(r.notifier.polls.size(), 3u);
+    // One request is too few: batching stops, and notifications are armed again.
+    r.publish_flush();
+    r.dev->poll_queue(0);
+    EXPECT_EQ(r.g.used_idx(), 8);
+    EXPECT_EQ(r.notifier.polls.size(), 3u);
+    EXPECT_EQ(r.g.avail_event(), 8);
+    // Served at once again; a stale poll now does nothing.
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.publish_flush();
+    r.dev->poll_queue(0);
+    EXPECT_EQ(r.g.used_idx(), 9);
+    EXPECT_EQ(r.notifier.needs_reset, 0);
+}
+
+TEST(BlockDeviceBatching, ProbeWithoutNewRequestsGoesBackAndArms)
+{
+    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    // Two requests notified together (one driver batch): the probe does not count them as new.
+    r.publish_flush();
+    r.publish_flush();
+    r.dev->process_queue(0);
+    EXPECT_EQ(r.g.used_idx(), 2);
+    r.dev->poll_queue(0);
+    EXPECT_EQ(r.g.used_idx(), 4);
+    EXPECT_EQ(r.notifier.polls.size(), 1u);  // no window after the probe
+    EXPECT_EQ(r.g.avail_event(), 4);         // armed
+    // The next probe comes after probe_every more requests served at once.
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    EXPECT_EQ(r.notifier.polls.size(), 1u);
+    r.publish_flush();
+    r.dev->process_queue(0);
+    EXPECT_EQ(r.notifier.polls.size(), 2u);
+}
+
+TEST(BlockDeviceBatching, NoPollMeansServingAtOnce)
+{
+    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+    r.notifier.polls_work = false;  // the transport has no timer, or arming it failed
+    for (int i = 0; i < 6; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});  // submit() checks each is served
+    EXPECT_EQ(r.notifier.polls.size(), 2u);  // asked at each probe, never relied on
+    EXPECT_EQ(r.g.avail_event(), 6);
+    // A window that cannot be renewed ends batching too.
+    r.notifier.polls_work = true;
+    r.publish_flush();
+    r.dev->process_queue(0);
+    r.publish_flush();
+    r.notifier.polls_work = false;
+    r.dev->poll_queue(0);
+    EXPECT_EQ(r.g.used_idx(), 8);
+    EXPECT_EQ(r.g.avail_event(), 8);
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+}
+
+TEST(BlockDeviceBatching, NeedsEventIdxAndCanBeOff)
+{
+    Rig plain(Access::ReadWrite, 64 * 512, feature_bit(VIRTIO_F_VERSION_1), true, k_quick);
+    for (int i = 0; i < 6; ++i) plain.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    EXPECT_TRUE(plain.notifier.polls.empty());
+    Batching off = k_quick;
+    off.probe_every = 0;
+    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, off);
+    for (int i = 0; i < 6; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    EXPECT_TRUE(r.notifier.polls.empty());
+}
+
+TEST(BlockDeviceBatching, ResetWhileBatchingLeavesAStalePollHarmless)
+{
+    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.publish_flush();
+    r.dev->process_queue(0);  // probing
+    r.dev->reset();
+    r.dev->poll_queue(0);  // the timer fires after the reset
+    EXPECT_EQ(r.g.used_idx(), 2);
+    EXPECT_EQ(r.notifier.needs_reset, 0);
+}
+
+TEST(BlockDeviceBatching, QueueFaultsWhileProbingOrBatching)
+{
+    {
+        Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+        r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+        r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+        r.g.set_avail_idx(1000);  // runs ahead: the probe cannot count the ring
+        r.dev->process_queue(0);
+        EXPECT_EQ(r.notifier.needs_reset, 1);
+        EXPECT_TRUE(r.notifier.polls.empty());
+    }
+    {
+        Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+        r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+        r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+        r.publish_flush();
+        r.dev->process_queue(0);  // probing
+        r.g.set_avail_idx(1000);
+        r.dev->poll_queue(0);
+        EXPECT_EQ(r.notifier.needs_reset, 1);
+        EXPECT_EQ(r.notifier.polls.size(), 1u);  // no further window
+        r.dev->poll_queue(0);                    // and a stale poll does nothing
+        EXPECT_EQ(r.notifier.needs_reset, 1);
+    }
 }
 
 namespace {
