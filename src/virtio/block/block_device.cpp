@@ -168,6 +168,7 @@ void BlockDevice::process_queue(std::uint32_t index)
             return;
         }
         // One new request during the probe is enough to try a full window.
+        m_window = m_batching.window;
         if (open_window(m_batching.probe_window, *pending, 1)) return;
         m_since_probe = 0;  // no poll available: try again after as many requests
     }
@@ -188,7 +189,10 @@ void BlockDevice::poll_queue(std::uint32_t index)
     // requests: keep batching. Too few means it waited for us: stop, as the window only cost
     // time. (served >= m_window_base: nothing else pops the ring while we batch.)
     const std::uint32_t fresh = *served > m_window_base ? *served - m_window_base : 0;
-    if (fresh >= m_window_needs && open_window(m_batching.window, 0, m_batching.min_new)) return;
+    if (fresh >= m_window_needs) {
+        if (fresh >= m_batching.plenty) m_window = std::max(m_batching.min_window, m_window / 2);
+        if (open_window(m_window, 0, m_batching.min_new)) return;
+    }
     // Back to notifications: arm avail_event and re-check the ring (pop() does both), so an entry
     // published after the drain above is served now or notifies us.
     m_mode = Mode::Immediate;

@@ -40,13 +40,19 @@ enum class Access : std::uint8_t { ReadOnly, ReadWrite };
 // flight for a window to pay) ends batching at once. A driver with one request in flight pays
 // `probe_window` once per `probe_every` requests. Needs EVENT_IDX (to stop notifications without
 // writing the ring's flags) and a transport that can poll (DriverNotifier::poll_later).
+// A window that brings `plenty` or more means the driver outpaces it (a fixed window would cap
+// throughput at what one window collects, and only add latency): the next one is half as long,
+// down to `min_window`. So batching starts with windows long enough for a slow driver (the
+// nested lab, where one VM exit costs ~70 us) and shortens them for a fast one (hardware).
 // Measured in the nested lab (bench/README.md): windows of 0.5 and 1 ms often brought too few
 // requests and fell back; 2 ms held.
 struct Batching {
-    std::uint32_t probe_every = 64;  // 0: never batch
+    std::uint32_t probe_every = 256;  // 0: never batch
     std::chrono::microseconds probe_window{500};
     std::chrono::microseconds window{2000};
     std::uint16_t min_new = 4;
+    std::uint16_t plenty = 16;
+    std::chrono::microseconds min_window{50};
 };
 
 class BlockDevice final : public Device {
@@ -119,6 +125,7 @@ private:
     std::uint32_t m_since_probe = 0;   // requests served at once since the last probe
     std::uint16_t m_window_base = 0;   // requests in the ring when the current window opened
     std::uint16_t m_window_needs = 0;  // new requests the current window must bring
+    std::chrono::microseconds m_window{0};  // the length of the next full window
 };
 
 }  // namespace moat::virtio::block

@@ -385,6 +385,39 @@ TEST(BlockDeviceBatching, ProbeFindsMoreRequestsThenBatchesUntilTheyStop)
     EXPECT_EQ(r.notifier.needs_reset, 0);
 }
 
+TEST(BlockDeviceBatching, WindowsShortenWhileEachBringsPlenty)
+{
+    // plenty = 3, min_window = 400 us.
+    const Batching b{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2, 3,
+                     std::chrono::microseconds(400)};
+    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.publish_flush();
+    r.dev->process_queue(0);  // the probe
+    r.publish_flush();
+    r.dev->poll_queue(0);     // one new: a full window, at its first length
+    ASSERT_EQ(r.notifier.polls.size(), 2u);
+    EXPECT_EQ(r.notifier.polls.back().delay, std::chrono::microseconds(2000));
+    // Each window that brings plenty halves the next, down to min_window.
+    const std::chrono::microseconds expect[] = {std::chrono::microseconds(1000), std::chrono::microseconds(500),
+                                                std::chrono::microseconds(400), std::chrono::microseconds(400)};
+    for (auto want : expect) {
+        for (int i = 0; i < 3; ++i) r.publish_flush();
+        const auto polls = r.notifier.polls.size();
+        r.dev->poll_queue(0);
+        ASSERT_EQ(r.notifier.polls.size(), polls + 1);
+        EXPECT_EQ(r.notifier.polls.back().delay, want);
+    }
+    // Enough to go on (min_new) but not plenty: the length stays.
+    r.publish_flush();
+    r.publish_flush();
+    r.dev->poll_queue(0);
+    EXPECT_EQ(r.notifier.polls.back().delay, std::chrono::microseconds(400));
+    EXPECT_EQ(r.g.used_idx(), 2u + 2u + 12u + 2u);
+    EXPECT_EQ(r.notifier.needs_reset, 0);
+}
+
 TEST(BlockDeviceBatching, ProbeWithoutNewRequestsGoesBackAndArms)
 {
     Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
