@@ -2,6 +2,7 @@
 // through BlockDevice (Request::parse, then I/O on an in-memory disk). Input: u8 queue-size
 // exponent, u8 features, u8 access, then guest memory bytes. Rings sit at fixed addresses so the
 // fuzzer spends its time on descriptors and headers.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,17 +17,23 @@ using namespace moat::virtio;
 
 namespace {
 
+// Polls are granted (and then driven by the fuzzer below), so the batching path runs too.
 class NullNotifier final : public DriverNotifier {
 public:
     void notify_used() override {}
     void notify_config_change() override {}
     void device_needs_reset() override {}
+    bool poll_later(std::uint32_t, std::chrono::microseconds) override { return true; }
 };
+
+// Batching from the first request, so an input reaches the probe and the windows.
+constexpr block::Batching k_eager{1, std::chrono::microseconds(500), std::chrono::microseconds(2000), 1, 2,
+                                  std::chrono::microseconds(50)};
 
 std::unique_ptr<block::BlockDevice> make_device(block::Access access)
 {
     base::UniqueFd fd(::dup(fuzz::disk_fd()));
-    auto d = block::BlockDevice::create(std::move(fd), access, "fuzz");
+    auto d = block::BlockDevice::create(std::move(fd), access, "fuzz", true, k_eager);
     if (!d) __builtin_trap();
     return std::move(d).value();
 }
@@ -73,7 +80,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::optional<Queue>> queues;
     queues.push_back(std::move(*q));
     if (!dev.activate(ActivateContext{fuzz::guest_memory(), features, std::move(queues), notifier})) __builtin_trap();
-    dev.process_queue(0);
+    // Notifications and polls in an order the input picks (the ring's indices come from it too).
+    const auto order = in.take<std::uint8_t>();
+    for (int i = 0; i < 4; ++i) {
+        if (order & (1u << i)) dev.poll_queue(0);
+        else dev.process_queue(0);
+    }
     dev.reset();
     return 0;
 }
