@@ -35,8 +35,6 @@ using namespace moat;
 using vmm::k_exit_usage;
 using vmm::k_exit_vm_failed;
 
-constexpr int k_launch_fd = 3;  // where moat-vmm reads its launch message
-
 constexpr const char* k_default_cmdline =
     "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
 
@@ -82,13 +80,10 @@ int exec_vm_process(const vmm::VmLaunch& l, const std::vector<base::UniqueFd>& f
         return k_exit_vm_failed;
     }
     mine.reset();  // the message stays queued for the receiving end
-    const bool moved = theirs.get() == k_launch_fd ? ::fcntl(k_launch_fd, F_SETFD, 0) == 0
-                                                   : ::dup2(theirs.get(), k_launch_fd) == k_launch_fd;
-    if (!moved) {
+    if (!vmm::install_launch_socket(theirs.get())) {
         std::fprintf(stderr, "moat: passing the launch socket: %s\n", std::strerror(errno));
         return k_exit_vm_failed;
     }
-    ::close_range(k_launch_fd + 1, ~0u, 0);  // the VM process holds only what it was handed
     std::fflush(nullptr);
     const char* argv[] = {"moat-vmm", nullptr};
     ::execv(exe.c_str(), const_cast<char* const*>(argv));

@@ -144,9 +144,10 @@ std::string vmm_binary()
 {
     char buf[PATH_MAX];
     const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    std::string self = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+    const std::string self = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+    // Never a path relative to the working directory: without /proc, no program (exec fails).
     const auto slash = self.rfind('/');
-    return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/moat-vmm";
+    return slash == std::string::npos ? std::string() : self.substr(0, slash) + "/moat-vmm";
 }
 
 int up_main(const std::string& manifest, const std::string& state_dir, const std::string& default_cmdline)

@@ -16,7 +16,8 @@ int stop_main(const std::string& state_dir, const std::string& vm);
 int down_main(const std::string& state_dir);
 int console_main(const std::string& state_dir, const std::string& vm);
 
-// The VM process's program, `moat-vmm` in the directory of the running `moat`.
+// The VM process's program, `moat-vmm` in the directory of the running `moat`; "" when that
+// directory cannot be read from /proc/self/exe.
 std::string vmm_binary();
 
 }  // namespace moat::cli

@@ -61,7 +61,6 @@ std::string current_system_link()
 
 namespace {
 
-constexpr int k_vm_sock_fd = 3;  // where a VM process finds its socket to the monitor
 constexpr std::uint64_t k_stop_grace_ms = 10'000;  // SIGTERM, then this long, then SIGKILL
 constexpr std::size_t k_max_clients = 16;           // control connections open at once
 
@@ -399,12 +398,7 @@ bool System::spawn(Vm& v)
         if (::getppid() != monitor) ::_exit(127);
         ::setpgid(0, 0);  // Ctrl-C on the terminal reaches the monitor, which stops the VMs in order
         if (::dup2(m_null.get(), 0) < 0) ::_exit(127);
-        if (theirs.get() == k_vm_sock_fd) {
-            ::fcntl(k_vm_sock_fd, F_SETFD, 0);
-        } else if (::dup2(theirs.get(), k_vm_sock_fd) < 0) {
-            ::_exit(127);
-        }
-        ::close_range(k_vm_sock_fd + 1, ~0u, 0);
+        if (!vmm::install_launch_socket(theirs.get())) ::_exit(127);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -140,7 +140,9 @@ GuestAddress Queue::used_at(std::uint64_t off) const
 
 Result<std::uint16_t> Queue::pending() const
 {
-    // Acquire as in pop(): a caller that goes on to pop sees the entries counted here.
+    // §2.7.13.3: the driver writes the ring entry, then a write barrier, then idx. Acquire
+    // pairs with that barrier so the entries counted here, and the descriptors they name, are
+    // visible to a pop() that follows.
     const std::uint16_t avail_idx =
         MOAT_TRY(m_mem->load_u16(avail_at(k_ring_idx_offset), std::memory_order_acquire));
     const auto pending = static_cast<std::uint16_t>(avail_idx - m_next_avail);
@@ -152,13 +154,7 @@ Result<std::optional<DescriptorChain>> Queue::pop(OnEmpty on_empty)
 {
     // Two rounds at most: the second only re-checks after publishing avail_event.
     for (int round = 0; round < 2; ++round) {
-        // §2.7.13.3: the driver writes the ring entry, then a write barrier, then idx. Acquire
-        // pairs with that barrier so the entry and the descriptors it names are visible.
-        const std::uint16_t avail_idx =
-            MOAT_TRY(m_mem->load_u16(avail_at(k_ring_idx_offset), std::memory_order_acquire));
-        const auto pending = static_cast<std::uint16_t>(avail_idx - m_next_avail);
-        if (pending > m_size) return fail(Errc::GuestFault, "available index ran more than the queue size ahead");
-        if (pending != 0) {
+        if (MOAT_TRY(pending()) != 0) {
             const std::uint64_t slot = m_next_avail % m_size;
             // Ordered after idx by the acquire above; read once.
             const std::uint16_t head = MOAT_TRY(

@@ -1,6 +1,9 @@
 // The launch message to a VM process (see launch.hpp).
 #include "vmm/launch.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -79,6 +82,14 @@ Result<VmLaunch> decode_launch(std::string_view text)
     }
     if (!have_name || !have_memory || !have_cmdline) return fail(Errc::InvalidInput, "launch message incomplete");
     return l;
+}
+
+bool install_launch_socket(int fd)
+{
+    // dup2 onto itself would keep FD_CLOEXEC: clear it instead.
+    const bool moved = fd == kLaunchFd ? ::fcntl(kLaunchFd, F_SETFD, 0) == 0 : ::dup2(fd, kLaunchFd) == kLaunchFd;
+    if (moved) ::close_range(kLaunchFd + 1, ~0u, 0);
+    return moved;
 }
 
 std::size_t launch_fd_count(const VmLaunch& l)

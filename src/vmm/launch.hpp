@@ -36,6 +36,14 @@ struct VmLaunch {
 
 inline constexpr std::size_t kMaxLaunchInputNames = 64;
 
+// Where a VM process finds its launch socket (which stays its socket to the monitor).
+inline constexpr int kLaunchFd = 3;
+
+// Puts `fd` at kLaunchFd, kept across exec, and closes every descriptor above it, so that the
+// program exec'd next holds only stdio and what the launch message hands it. Async-signal-safe
+// (the monitor calls it between fork and exec). False when the descriptor could not be moved.
+bool install_launch_socket(int fd);
+
 // The command line is the last field and runs to the message's final newline, so it may hold
 // any byte; an input name's newlines are sent as '?' (they only appear in messages).
 std::string encode_launch(const VmLaunch& l);

@@ -1,6 +1,11 @@
 // The launch message between the monitor and a VM process.
 #include "vmm/launch.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 namespace moat::vmm {
@@ -78,6 +83,29 @@ TEST(LaunchMessage, RefusesMalformed)
         "cmdline",                                               // no value, no newline
     };
     for (const char* b : bad) EXPECT_FALSE(decode_launch(b).has_value()) << b;
+}
+
+// In a child process: it closes every descriptor above fd 3 of the process that calls it.
+TEST(LaunchSocket, LandsOnFd3KeptAcrossExecAndNothingAbove)
+{
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) ::_exit(10);
+        const int spare = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        struct stat want {}, got {};
+        if (spare < 0 || ::fstat(p[1], &want) != 0) ::_exit(11);
+        if (!install_launch_socket(p[1])) ::_exit(12);
+        if (::fstat(kLaunchFd, &got) != 0 || got.st_ino != want.st_ino) ::_exit(13);  // the same pipe
+        if (::fcntl(kLaunchFd, F_GETFD) != 0) ::_exit(14);                           // no FD_CLOEXEC
+        if (::fcntl(spare, F_GETFD) != -1 || (p[1] > kLaunchFd && ::fcntl(p[1], F_GETFD) != -1)) ::_exit(15);
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace

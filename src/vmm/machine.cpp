@@ -568,13 +568,9 @@ VmExit Machine::run()
         e.data.u64 = t;
         return ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &e) == 0;
     };
-    if (!ep.valid() || !sig_fd.valid() || !watch(s.stop_fd.get(), tag(Tag::Stop)) ||
-        !watch(sig_fd.get(), tag(Tag::Signal))) {
-        pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-        return {ExitReason::HostError, 0, std::string("event loop setup: ") + std::strerror(errno)};
-    }
+    bool watched = ep.valid() && sig_fd.valid() && watch(s.stop_fd.get(), tag(Tag::Stop)) &&
+                   watch(sig_fd.get(), tag(Tag::Signal));
     // An unwatched notification or poll timer would leave the guest's requests unserved for good.
-    bool watched = true;
     for (std::uint32_t d = 0; d < s.virtio.size(); ++d) {
         for (std::uint32_t q = 0; q < s.virtio[d].notify.size(); ++q)
             watched = watched && watch(s.virtio[d].notify[q].get(), tag(Tag::Notify, (d << 16) | q));

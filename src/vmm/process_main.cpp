@@ -24,8 +24,6 @@ namespace {
 
 using namespace moat;
 
-constexpr int k_launch_fd = 3;
-
 // Puts an interactive terminal into raw mode for the guest's console and restores it.
 class RawTerminal final {
 public:
@@ -52,7 +50,7 @@ private:
 
 int run(const char* argv_name)
 {
-    auto msg = monitor::recv_message(k_launch_fd, monitor::kMaxMessagePayload);
+    auto msg = monitor::recv_message(vmm::kLaunchFd, monitor::kMaxMessagePayload);
     if (!msg || msg->payload.empty()) {
         std::fprintf(stderr, "moat-vmm: no launch message on fd 3 (this program is started by moat, not by hand)\n");
         return vmm::k_exit_usage;
@@ -80,7 +78,7 @@ int run(const char* argv_name)
     base::UniqueFd out, log;
     const bool interactive = l->standalone && ::isatty(STDIN_FILENO) == 1;
     if (l->standalone) {
-        ::close(k_launch_fd);  // nobody listens: `moat run` has no monitor
+        ::close(vmm::kLaunchFd);  // nobody listens: `moat run` has no monitor
         c.console_in = STDIN_FILENO;
         c.console_out = STDOUT_FILENO;
         c.console_escape = interactive;
@@ -90,7 +88,7 @@ int run(const char* argv_name)
         c.console_out = out.get();
         c.console_log = log.get();
         c.console_prefix = l->name + " | ";
-        c.monitor = k_launch_fd;
+        c.monitor = vmm::kLaunchFd;
     }
     c.cmdline = l->cmdline;
     c.mem_bytes = l->memory;

@@ -195,8 +195,7 @@ void BlockDevice::poll_queue(std::uint32_t index)
     }
     // Back to notifications: arm avail_event and re-check the ring (pop() does both), so an entry
     // published after the drain above is served now or notifies us.
-    m_mode = Mode::Immediate;
-    m_since_probe = 0;
+    m_mode = Mode::Immediate;  // m_since_probe is still 0: open_window() cleared it
     if (auto more = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *more;
 }
 
