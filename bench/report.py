@@ -67,6 +67,13 @@ def collect(rows):
                                          for r in results):
                 add(lane, "launch storm: all at init", vmm, max(r["marker_ns"] for r in results) / 1e6, "ms")
                 add(lane, "launch storm: total RSS", vmm, sum(r["maxrss_kb"] for r in results) / 1024, "MiB")
+            # The nested lab now and then kills a guest during its boot (bench/README.md, "Known
+            # problem"), QEMU's more often: a second figure, not a target, takes every run in
+            # which at least 6 of the 8 reached /init, to the last of those. A guest that died
+            # early left the others more CPU, so it favours the side with more deaths.
+            reached = [r["marker_ns"] for r in results if r["marker_ns"]]
+            if len(results) == 8 and len(reached) >= 6:
+                add(lane, "launch storm: 6 or more at init", vmm, max(reached) / 1e6, "ms")
             continue
         r = row["result"]
         if bench == "startup":
@@ -110,8 +117,8 @@ def main():
     rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
     data = collect(rows)
     out = {"figures": []}
-    header = f"{'lane':<5} {'metric':<32} {'unit':<8} {'moat median [min..max]':<28} {'peer':<7} " \
-             f"{'peer median [min..max]':<28} {'ratio':>6}  target"
+    header = f"{'lane':<5} {'metric':<32} {'unit':<8} {'moat median [min..max] n':<31} {'peer':<7} " \
+             f"{'peer median [min..max] n':<31} {'ratio':>6}  target"
     print(header)
     print("-" * len(header))
     failed = 0
@@ -128,8 +135,8 @@ def main():
         met = check(ratio, m["median"]) if check else None
         if met is False:
             failed += 1
-        fmt = lambda s: f"{s['median']:.1f} [{s['min']:.1f}..{s['max']:.1f}]" if s else "-"
-        print(f"{lane:<5} {metric:<32} {UNITS[metric]:<8} {fmt(m):<28} {peer_name or '-':<7} {fmt(p):<28} "
+        fmt = lambda s: f"{s['median']:.1f} [{s['min']:.1f}..{s['max']:.1f}] {s['n']}" if s else "-"
+        print(f"{lane:<5} {metric:<32} {UNITS[metric]:<8} {fmt(m):<31} {peer_name or '-':<7} {fmt(p):<31} "
               f"{(f'{ratio:.2f}' if ratio is not None else '-'):>6}  "
               f"{target}{'' if met is None else (' ok' if met else ' MISSED')}")
         out["figures"].append({"lane": lane, "metric": metric, "unit": UNITS[metric], "moat": m,
