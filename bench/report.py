@@ -31,6 +31,9 @@ TARGETS = {
     "blk randread-qd32": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
 }
 UNITS = {}
+# The boot figures' peers and their metrics' suffixes: qemu-rtc is QEMU microvm with its RTC, a
+# second peer for boot only (bench/README.md, "Where the boot ratio comes from").
+BOOT_PEERS = {"qemu": "", "qemu-rtc": " (QEMU with RTC)"}
 
 
 def marks(result):
@@ -62,9 +65,7 @@ def collect(rows):
         lane, bench, vmm = row["lane"], row["bench"], row["vmm"]
         if bench == "storm":
             results = row["results"]
-            # Storm VMs are stopped at the marker (older series let them power off).
-            if len(results) == 8 and all((r["status"] == 0 or r.get("stopped")) and r["marker_ns"]
-                                         for r in results):
+            if len(results) == 8 and all(r["status"] == 0 and r["marker_ns"] for r in results):
                 add(lane, "launch storm: all at init", vmm, max(r["marker_ns"] for r in results) / 1e6, "ms")
                 add(lane, "launch storm: total RSS", vmm, sum(r["maxrss_kb"] for r in results) / 1024, "MiB")
             # The nested lab now and then kills a guest during its boot (bench/README.md, "Known
@@ -83,16 +84,13 @@ def collect(rows):
         if r["status"] != 0 and not r.get("stopped"):  # a memory run is killed once it has its sample
             continue
         if bench == "boot":
-            # qemu-rtc: QEMU microvm with its RTC, a second peer for the boot figures only
-            # (bench/README.md, "Where the boot ratio comes from").
-            for suffix, who in (("", "qemu"), (" (QEMU with RTC)", "qemu-rtc")):
-                if vmm in ("moat", who):
-                    peer_or_moat = "moat" if vmm == "moat" else "qemu"
-                    add(lane, "boot to init" + suffix, peer_or_moat,
-                        r["marker_ns"] / 1e6 if r["marker_ns"] else None, "ms")
-                    add(lane, "boot to exit" + suffix, peer_or_moat, r["exit_ns"] / 1e6, "ms")
+            # moat's boots count against each peer; a peer's under its own suffix.
+            for suffix in BOOT_PEERS.values() if vmm == "moat" else [BOOT_PEERS[vmm]]:
+                who = "moat" if vmm == "moat" else "qemu"
+                add(lane, "boot to init" + suffix, who, r["marker_ns"] / 1e6 if r["marker_ns"] else None, "ms")
+                add(lane, "boot to exit" + suffix, who, r["exit_ns"] / 1e6, "ms")
             if vmm == "qemu-rtc":
-                continue
+                continue  # its boot figures only
         if bench in ("boot", "boot512", "blk", "memory") and r.get("overhead_rss_kb", -1) >= 0:
             mem = row.get("mem_mib", 256)
             add(lane, f"VMM overhead @{mem}M", vmm, r["overhead_rss_kb"] / 1024, "MiB")
