@@ -1,6 +1,7 @@
 // Fuzzes virtio-blk request parsing and execution: chains from arbitrary guest memory go
 // through BlockDevice (Request::parse, then I/O on an in-memory disk). Input: u8 queue-size
-// exponent, u8 features, u8 access, then guest memory bytes. Rings sit at fixed addresses so the
+// exponent, u8 features, u8 access, then guest memory bytes (the first two of them also pick the order
+// of notifications and polls, and the driver's pace). Rings sit at fixed addresses so the
 // fuzzer spends its time on descriptors and headers.
 #include <chrono>
 #include <cstddef>
@@ -26,9 +27,15 @@ public:
     bool poll_later(std::uint32_t, std::chrono::microseconds) override { return true; }
 };
 
+// The driver's pace as the probe sees it: a clock the input advances.
+struct InputClock {
+    static inline std::chrono::steady_clock::time_point now{};
+    static std::chrono::steady_clock::time_point read() { return now; }
+};
+
 // Batching from the first request, so an input reaches the probe and the windows.
 constexpr block::Batching k_eager{1, std::chrono::microseconds(500), std::chrono::microseconds(2000), 1, 2,
-                                  std::chrono::microseconds(50)};
+                                  std::chrono::microseconds(50), 2, &InputClock::read};
 
 std::unique_ptr<block::BlockDevice> make_device(block::Access access)
 {
@@ -82,7 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!dev.activate(ActivateContext{fuzz::guest_memory(), features, std::move(queues), notifier})) __builtin_trap();
     // Notifications and polls in an order the input picks (the ring's indices come from it too).
     const auto order = in.take<std::uint8_t>();
+    const auto pace = in.take<std::uint8_t>();
     for (int i = 0; i < 4; ++i) {
+        InputClock::now += std::chrono::microseconds(std::uint64_t{pace} << (4 * (i % 3)));  // up to ~1 s
         if (order & (1u << i)) dev.poll_queue(0);
         else dev.process_queue(0);
     }

@@ -111,7 +111,8 @@ Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, Ac
 
 BlockDevice::BlockDevice(base::UniqueFd file, Access access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
                          std::uint64_t capacity, bool announce_read_only, Batching batching)
-    : m_file(std::move(file)), m_access(access), m_id(id), m_capacity(capacity), m_batching(batching)
+    : m_file(std::move(file)), m_access(access), m_id(id), m_capacity(capacity), m_batching(batching),
+      m_gap(batching.probe_window)
 {
     m_features = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_RING_F_EVENT_IDX) |
                  feature_bit(VIRTIO_RING_F_INDIRECT_DESC) | feature_bit(VIRTIO_BLK_F_SEG_MAX) |
@@ -151,6 +152,8 @@ void BlockDevice::reset()
     m_notifier = nullptr;
     m_mode = Mode::Immediate;  // a poll still due finds nothing to do
     m_since_probe = 0;
+    m_last_notified = {};
+    m_gap = m_batching.probe_window;
 }
 
 void BlockDevice::process_queue(std::uint32_t index)
@@ -159,8 +162,10 @@ void BlockDevice::process_queue(std::uint32_t index)
     // A notification while batching (a driver that ignores avail_event, or one that ran a whole
     // index wrap ahead): the poll that is due serves it.
     if (m_mode == Mode::Batching) return;
-    if (m_batching.probe_every != 0 && m_queue->event_idx() && m_since_probe >= m_batching.probe_every) {
-        // Probe (see Batching): leave what is in the ring for one short window.
+    const bool may_batch = m_batching.probe_every != 0 && m_queue->event_idx();
+    const auto hold = may_batch ? probe_hold() : std::chrono::microseconds(0);
+    if (may_batch && m_since_probe >= m_batching.probe_every) {
+        // Probe (see Batching): leave what is in the ring for one short hold.
         auto pending = m_queue->pending();
         if (!pending) {
             MOAT_LOG_RATELIMITED(Warn, "virtio-blk: queue fault: %s", pending.error().what);
@@ -169,7 +174,7 @@ void BlockDevice::process_queue(std::uint32_t index)
         }
         // One new request during the probe is enough to try a full window.
         m_window = m_batching.window;
-        if (open_window(m_batching.probe_window, *pending, 1)) return;
+        if (open_window(hold, *pending, 1)) return;
         m_since_probe = 0;  // no poll available: try again after as many requests
     }
     if (auto served = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *served;
@@ -197,6 +202,22 @@ void BlockDevice::poll_queue(std::uint32_t index)
     // published after the drain above is served now or notifies us.
     m_mode = Mode::Immediate;  // m_since_probe is still 0: open_window() cleared it
     if (auto more = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *more;
+}
+
+std::chrono::microseconds BlockDevice::probe_hold()
+{
+    using std::chrono::microseconds;
+    const auto now = m_batching.now();
+    if (m_last_notified != std::chrono::steady_clock::time_point{}) {
+        // A gap longer than probe_window (an idle driver) counts as probe_window, so one pause
+        // does not leave the average long for many notifications after it.
+        const auto gap = std::clamp(std::chrono::duration_cast<microseconds>(now - m_last_notified), microseconds(0),
+                                    m_batching.probe_window);
+        m_gap = (3 * m_gap + gap) / 4;
+    }
+    m_last_notified = now;
+    const auto hold = m_gap * m_batching.probe_gaps;
+    return std::clamp(hold, std::min(m_batching.min_window, m_batching.probe_window), m_batching.probe_window);
 }
 
 bool BlockDevice::open_window(std::chrono::microseconds delay, std::uint16_t already_pending, std::uint16_t needs_new)

@@ -33,13 +33,18 @@ enum class Access : std::uint8_t { ReadOnly, ReadWrite };
 // it costs the driver one notification and (usually) one interrupt per request, each a VM exit;
 // when the driver's vCPU is the bottleneck (many requests in flight), that is what limits it.
 // So after `probe_every` requests served at once, the device leaves the next notified request in
-// the ring for `probe_window`: if the driver published more meanwhile, it had other requests to
+// the ring for a short hold: if the driver published more meanwhile, it had other requests to
 // give and did not wait idle, and the device goes on serving the ring every `window` without
 // notifications, one interrupt per window, for as long as each window brings at least `min_new`
 // new requests. A window that brings fewer (the driver waits for us, or has too few requests in
 // flight for a window to pay) ends batching at once. A driver with one request in flight pays
-// `probe_window` once per `probe_every` requests. Needs EVENT_IDX (to stop notifications without
-// writing the ring's flags) and a transport that can poll (DriverNotifier::poll_later).
+// the hold once per `probe_every` requests, so the hold follows the driver's pace: `probe_gaps`
+// times the recent gap between its notifications (a running average of gaps, each counted as at
+// most `probe_window`), within [min_window, probe_window]. A driver with many requests in flight
+// notifies often and publishes the next within a gap or two; one with a single request in flight
+// notifies once per round trip, and the hold costs it about `probe_gaps` round trips per
+// `probe_every`, on a fast host as in the nested lab. Needs EVENT_IDX (to stop notifications
+// without writing the ring's flags) and a transport that can poll (DriverNotifier::poll_later).
 // A window that brings `plenty` or more means the driver outpaces it (a fixed window would cap
 // throughput at what one window collects, and only add latency): the next one is half as long,
 // down to `min_window`. So batching starts with windows long enough for a slow driver (the
@@ -47,12 +52,16 @@ enum class Access : std::uint8_t { ReadOnly, ReadWrite };
 // Measured in the nested lab (bench/README.md): windows of 0.5 and 1 ms often brought too few
 // requests and fell back; 2 ms held.
 struct Batching {
-    std::uint32_t probe_every = 256;  // 0: never batch
+    using Clock = std::chrono::steady_clock::time_point (*)();
+
+    std::uint32_t probe_every = 64;  // 0: never batch
     std::chrono::microseconds probe_window{500};
     std::chrono::microseconds window{2000};
     std::uint16_t min_new = 4;
     std::uint16_t plenty = 16;
     std::chrono::microseconds min_window{50};
+    std::uint16_t probe_gaps = 2;
+    Clock now = &std::chrono::steady_clock::now;  // tests drive their own
 };
 
 class BlockDevice final : public Device {
@@ -101,6 +110,8 @@ private:
     // requests in the ring that the window does not count as new; batching goes on after the
     // window if it brought at least `needs_new` new ones.
     bool open_window(std::chrono::microseconds delay, std::uint16_t already_pending, std::uint16_t needs_new);
+    // Counts one notification into the driver's pace; returns how long a probe now holds.
+    std::chrono::microseconds probe_hold();
     // Serves one validated request; writes its status byte and returns the used length.
     std::uint32_t execute(const Request& req);
     std::uint8_t get_id(const Request& req, std::uint32_t& written);
@@ -126,6 +137,9 @@ private:
     std::uint16_t m_window_base = 0;   // requests in the ring when the current window opened
     std::uint16_t m_window_needs = 0;  // new requests the current window must bring
     std::chrono::microseconds m_window{0};  // the length of the next full window
+    // The driver's pace: when it last notified, and the running average gap between notifications.
+    std::chrono::steady_clock::time_point m_last_notified{};
+    std::chrono::microseconds m_gap{0};
 };
 
 }  // namespace moat::virtio::block

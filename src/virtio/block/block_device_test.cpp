@@ -332,8 +332,23 @@ TEST(BlockDevice, NoEventIdxInterruptsEveryBatch)
 }
 
 // Batching (block_device.hpp): small numbers so a test reaches every state in a few requests.
+// Its clock advances by `step` at every reading: by default the driver notifies every 1 ms, slower
+// than probe_window, so probes hold for all of probe_window.
 namespace {
-constexpr Batching k_quick{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2};
+struct FakeClock {
+    static inline std::chrono::steady_clock::time_point now{};
+    static inline std::chrono::microseconds step{1000};
+    static std::chrono::steady_clock::time_point read() { return now += step; }
+};
+// Sets the driver's pace for one test.
+struct Pace {
+    explicit Pace(std::chrono::microseconds step) { FakeClock::step = step; }
+    ~Pace() { FakeClock::step = std::chrono::microseconds(1000); }
+    Pace(const Pace&) = delete;
+    Pace& operator=(const Pace&) = delete;
+};
+constexpr Batching k_quick{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2, 16,
+                           std::chrono::microseconds(50), 2, &FakeClock::read};
 }  // namespace
 
 TEST(BlockDeviceBatching, ProbeFindsMoreRequestsThenBatchesUntilTheyStop)
@@ -439,6 +454,63 @@ TEST(BlockDeviceBatching, ProbeWithoutNewRequestsGoesBackAndArms)
     r.publish_flush();
     r.dev->process_queue(0);
     EXPECT_EQ(r.notifier.polls.size(), 2u);
+}
+
+// The probe's hold is probe_gaps (2) times the driver's recent gap between notifications,
+// within [min_window, probe_window]: 2 x 100 us for a driver notifying every 100 us.
+TEST(BlockDeviceBatching, ProbeHoldFollowsTheDriversPace)
+{
+    struct Case {
+        std::chrono::microseconds step, min_hold, max_hold;
+    };
+    const Case cases[] = {
+        {std::chrono::microseconds(100), std::chrono::microseconds(200), std::chrono::microseconds(215)},
+        {std::chrono::microseconds(1), std::chrono::microseconds(50), std::chrono::microseconds(50)},      // min_window
+        {std::chrono::microseconds(20000), std::chrono::microseconds(500), std::chrono::microseconds(500)},  // probe_window
+    };
+    for (const auto& c : cases) {
+        Pace pace(c.step);
+        Batching b = k_quick;
+        b.probe_every = 32;
+        Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
+        // The average starts at probe_window and moves a quarter of the way per notification.
+        for (int i = 0; i < 32; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+        EXPECT_TRUE(r.notifier.polls.empty());
+        r.publish_flush();
+        r.dev->process_queue(0);
+        ASSERT_EQ(r.notifier.polls.size(), 1u) << "step " << c.step.count();
+        EXPECT_GE(r.notifier.polls[0].delay, c.min_hold) << "step " << c.step.count();
+        EXPECT_LE(r.notifier.polls[0].delay, c.max_hold) << "step " << c.step.count();
+        r.dev->poll_queue(0);  // no new request in the hold: served, armed again
+        EXPECT_EQ(r.g.used_idx(), 33);
+        EXPECT_EQ(r.g.avail_event(), 33);
+    }
+}
+
+// An idle pause counts as at most probe_window: a fast driver that pauses is soon probed with a
+// short hold again.
+TEST(BlockDeviceBatching, IdlePauseDoesNotLengthenTheHoldForLong)
+{
+    Batching b = k_quick;
+    b.probe_every = 16;
+    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
+    {
+        Pace fast(std::chrono::microseconds(1));
+        for (int i = 0; i < 9; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    }
+    {
+        Pace idle(std::chrono::seconds(10));
+        r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    }
+    Pace fast(std::chrono::microseconds(1));
+    // The pause adds 125 us to the average (10 s would make it seconds); seven notifications on,
+    // it is below 25 us and the hold min_window.
+    for (int i = 0; i < 6; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    EXPECT_TRUE(r.notifier.polls.empty());
+    r.publish_flush();
+    r.dev->process_queue(0);
+    ASSERT_EQ(r.notifier.polls.size(), 1u);
+    EXPECT_EQ(r.notifier.polls[0].delay, std::chrono::microseconds(50));
 }
 
 TEST(BlockDeviceBatching, NoPollMeansServingAtOnce)
