@@ -51,14 +51,11 @@ test-lab: build
 demo: build
 	@scripts/demo $(BUILD)
 
-# Benchmarks against QEMU microvm (see bench/README.md): a release build, then bench/run.
-# RUNS=N changes the number of runs per figure (default 10); BENCH_FLAGS=--no-storm skips the
-# launch storm.
+# Benchmarks against QEMU microvm (see bench/README.md): bench/run makes a release build in
+# build-release and runs them. RUNS=N changes the number of runs per figure (default 10);
+# BENCH_FLAGS=--no-storm skips the launch storm.
 bench: deps
 	@scripts/install-deps bench
-	@cmake -S . -B build-release -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-release --target moat moat-vmm timeit rawkvm blkbench startup linux-guest \
-	  guest_bench_exits guest_bench_exits_20k
 	@bench/run --build build-release $(if $(RUNS),--runs $(RUNS)) $(BENCH_FLAGS)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.

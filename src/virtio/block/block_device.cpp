@@ -197,6 +197,12 @@ void BlockDevice::poll_queue(std::uint32_t index)
     if (fresh >= m_window_needs) {
         if (fresh >= m_batching.plenty) m_window = std::max(m_batching.min_window, m_window / 2);
         if (open_window(m_window, 0, m_batching.min_new)) return;
+    } else if (m_window < m_batching.window) {
+        // Too few in a window that was shortened: the driver still submits, only slower than the
+        // window had become. Lengthen it again; only a full-length window that brings too few
+        // ends batching.
+        m_window = std::min(m_batching.window, m_window * 2);
+        if (open_window(m_window, 0, m_batching.min_new)) return;
     }
     // Back to notifications: arm avail_event and re-check the ring (pop() does both), so an entry
     // published after the drain above is served now or notifies us.

@@ -36,8 +36,8 @@ enum class Access : std::uint8_t { ReadOnly, ReadWrite };
 // the ring for a short hold: if the driver published more meanwhile, it had other requests to
 // give and did not wait idle, and the device goes on serving the ring every `window` without
 // notifications, one interrupt per window, for as long as each window brings at least `min_new`
-// new requests. A window that brings fewer (the driver waits for us, or has too few requests in
-// flight for a window to pay) ends batching at once. A driver with one request in flight pays
+// new requests. A window of full length that brings fewer (the driver waits for us, or has too
+// few requests in flight for a window to pay) ends batching at once. A driver with one request in flight pays
 // the hold once per `probe_every` requests, so the hold follows the driver's pace: `probe_gaps`
 // times the recent gap between its notifications (a running average of gaps, each counted as at
 // most `probe_window`), within [min_window, probe_window]. A driver with many requests in flight
@@ -47,8 +47,11 @@ enum class Access : std::uint8_t { ReadOnly, ReadWrite };
 // without writing the ring's flags) and a transport that can poll (DriverNotifier::poll_later).
 // A window that brings `plenty` or more means the driver outpaces it (a fixed window would cap
 // throughput at what one window collects, and only add latency): the next one is half as long,
-// down to `min_window`. So batching starts with windows long enough for a slow driver (the
-// nested lab, where one VM exit costs ~70 us) and shortens them for a fast one (hardware).
+// down to `min_window`; a shortened window that brings fewer than `min_new` makes the next one
+// twice as long again, up to `window`. So batching starts with windows long enough for a slow
+// driver (the nested lab, where one VM exit costs ~70 us), shortens them for a fast one
+// (hardware), and settles where a window brings between `min_new` and `plenty`. Only a window of
+// full length that brings too few ends batching.
 // Measured in the nested lab (bench/README.md): windows of 0.5 and 1 ms often brought too few
 // requests and fell back; 2 ms held.
 struct Batching {

@@ -433,6 +433,46 @@ TEST(BlockDeviceBatching, WindowsShortenWhileEachBringsPlenty)
     EXPECT_EQ(r.notifier.needs_reset, 0);
 }
 
+// A shortened window that brings too few is lengthened again, up to `window`; only a full-length
+// one that brings too few ends batching.
+TEST(BlockDeviceBatching, ShortWindowsThatBringTooFewGrowBack)
+{
+    // plenty = 3, min_window = 250 us, min_new = 2.
+    const Batching b{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2, 3,
+                     std::chrono::microseconds(250), 2, &FakeClock::read};
+    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.publish_flush();
+    r.dev->process_queue(0);  // the probe
+    r.publish_flush();
+    r.dev->poll_queue(0);  // a full window of 2000 us
+    for (int i = 0; i < 3; ++i) {  // plenty three times: 1000, 500, 250 us
+        for (int j = 0; j < 3; ++j) r.publish_flush();
+        r.dev->poll_queue(0);
+    }
+    EXPECT_EQ(r.notifier.polls.back().delay, std::chrono::microseconds(250));
+    // One request per window from now on (min_new is 2): 500, 1000, 2000 us, then the full window
+    // ends batching and notifications are armed again.
+    const std::chrono::microseconds expect[] = {std::chrono::microseconds(500), std::chrono::microseconds(1000),
+                                                std::chrono::microseconds(2000)};
+    for (auto want : expect) {
+        r.publish_flush();
+        const auto polls = r.notifier.polls.size();
+        r.dev->poll_queue(0);
+        ASSERT_EQ(r.notifier.polls.size(), polls + 1);
+        EXPECT_EQ(r.notifier.polls.back().delay, want);
+        EXPECT_EQ(r.g.avail_event(), 2);  // still batching: not armed
+    }
+    r.publish_flush();
+    const auto polls = r.notifier.polls.size();
+    r.dev->poll_queue(0);
+    EXPECT_EQ(r.notifier.polls.size(), polls);
+    EXPECT_EQ(r.g.used_idx(), 2u + 2u + 9u + 4u);
+    EXPECT_EQ(r.g.avail_event(), r.g.used_idx());
+    EXPECT_EQ(r.notifier.needs_reset, 0);
+}
+
 TEST(BlockDeviceBatching, ProbeWithoutNewRequestsGoesBackAndArms)
 {
     Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
