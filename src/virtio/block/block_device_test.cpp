@@ -349,6 +349,18 @@ struct Pace {
 };
 constexpr Batching k_quick{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2, 16,
                            std::chrono::microseconds(50), 2, &FakeClock::read};
+
+// With probe_every 2: two requests served at once, then a probe that finds one new request, so
+// the device batches with a full window due.
+void enter_batching(Rig& r)
+{
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
+    r.publish_flush();
+    r.dev->process_queue(0);  // the probe
+    r.publish_flush();
+    r.dev->poll_queue(0);
+}
 }  // namespace
 
 TEST(BlockDeviceBatching, ProbeFindsMoreRequestsThenBatchesUntilTheyStop)
@@ -404,14 +416,9 @@ TEST(BlockDeviceBatching, WindowsShortenWhileEachBringsPlenty)
 {
     // plenty = 3, min_window = 400 us.
     const Batching b{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2, 3,
-                     std::chrono::microseconds(400)};
+                     std::chrono::microseconds(400), 2, &FakeClock::read};
     Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
-    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
-    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
-    r.publish_flush();
-    r.dev->process_queue(0);  // the probe
-    r.publish_flush();
-    r.dev->poll_queue(0);     // one new: a full window, at its first length
+    enter_batching(r);
     ASSERT_EQ(r.notifier.polls.size(), 2u);
     EXPECT_EQ(r.notifier.polls.back().delay, std::chrono::microseconds(2000));
     // Each window that brings plenty halves the next, down to min_window.
@@ -441,12 +448,7 @@ TEST(BlockDeviceBatching, ShortWindowsThatBringTooFewGrowBack)
     const Batching b{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2, 3,
                      std::chrono::microseconds(250), 2, &FakeClock::read};
     Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
-    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
-    r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
-    r.publish_flush();
-    r.dev->process_queue(0);  // the probe
-    r.publish_flush();
-    r.dev->poll_queue(0);  // a full window of 2000 us
+    enter_batching(r);  // a full window of 2000 us
     for (int i = 0; i < 3; ++i) {  // plenty three times: 1000, 500, 250 us
         for (int j = 0; j < 3; ++j) r.publish_flush();
         r.dev->poll_queue(0);
