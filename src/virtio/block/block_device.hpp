@@ -32,28 +32,30 @@ enum class Access : std::uint8_t { ReadOnly, ReadWrite };
 // When and how the device batches. Serving each request within the notification that brought
 // it costs the driver one notification and (usually) one interrupt per request, each a VM exit;
 // when the driver's vCPU is the bottleneck (many requests in flight), that is what limits it.
-// So after `probe_every` requests served at once, the device leaves the next notified request in
-// the ring for a short hold: if the driver published more meanwhile, it had other requests to
-// give and did not wait idle, and the device goes on serving the ring every `window` without
-// notifications, one interrupt per window, for as long as each window brings at least `min_new`
-// new requests. A window of full length that brings fewer (the driver waits for us, or has too
-// few requests in flight for a window to pay) ends batching at once. A driver with one request in flight pays
-// the hold once per `probe_every` requests, so the hold follows the driver's pace: `probe_gaps`
-// times the recent gap between its notifications (a running average of gaps, each counted as at
-// most `probe_window`), within [min_window, probe_window]. A driver with many requests in flight
+//
+// Probe: after `probe_every` requests served at once, the device leaves the next notified request
+// in the ring for a short hold. If the driver published more meanwhile, it had other requests to
+// give and did not wait idle: the device batches. The hold follows the driver's pace: `probe_gaps`
+// times the running average gap between its notifications (each gap counted as at most
+// `probe_window`), within [min_window, probe_window]. A driver with many requests in flight
 // notifies often and publishes the next within a gap or two; one with a single request in flight
-// notifies once per round trip, and the hold costs it about `probe_gaps` round trips per
-// `probe_every`, on a fast host as in the nested lab. Needs EVENT_IDX (to stop notifications
-// without writing the ring's flags) and a transport that can poll (DriverNotifier::poll_later).
-// A window that brings `plenty` or more means the driver outpaces it (a fixed window would cap
-// throughput at what one window collects, and only add latency): the next one is half as long,
-// down to `min_window`; a shortened window that brings fewer than `min_new` makes the next one
-// twice as long again, up to `window`. So batching starts with windows long enough for a slow
-// driver (the nested lab, where one VM exit costs ~70 us), shortens them for a fast one
-// (hardware), and settles where a window brings between `min_new` and `plenty`. Only a window of
-// full length that brings too few ends batching.
-// Measured in the nested lab (bench/README.md): windows of 0.5 and 1 ms often brought too few
-// requests and fell back; 2 ms held.
+// notifies once per round trip and pays about `probe_gaps` round trips per `probe_every`
+// requests, on a fast host as in the nested lab.
+//
+// Batching: the device serves the ring every `window` without notifications, one interrupt per
+// window. A window that brings `plenty` or more new requests means the driver outpaces it (a
+// fixed window caps throughput at what one window collects): the next is half as long, down to
+// `min_window`. A shortened window that brings fewer than `min_new` makes the next twice as long
+// again, up to `window`; a full-length one that brings fewer (the driver waits for us, or has
+// too few requests in flight for a window to pay) ends batching. So windows start long enough for
+// a slow driver (the nested lab, where one VM exit costs ~70 us), shorten for a fast one, and
+// settle where a window brings between `min_new` and `plenty`. Measured in the nested lab
+// (bench/README.md): fixed windows of 0.5 and 1 ms often brought too few and fell back, 2 ms
+// held; and with windows that ended batching instead of growing back, depth 32 lost most of its
+// gain.
+//
+// Needs EVENT_IDX (to stop notifications without writing the ring's flags) and a transport that
+// can poll (DriverNotifier::poll_later).
 struct Batching {
     using Clock = std::chrono::steady_clock::time_point (*)();
 
