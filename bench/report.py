@@ -140,7 +140,12 @@ def main():
         out["figures"].append({"lane": lane, "metric": metric, "unit": UNITS[metric], "moat": m,
                                "peer": peer_name, "peer_stats": p, "ratio": ratio, "target": target,
                                "met": met})
+    measured = {f["metric"] for f in out["figures"]}
+    unmeasured = [t for t in TARGETS if t not in measured]
+    out["not_measured"] = unmeasured
     print(f"\n{len(out['figures'])} figures; {failed} targets missed")
+    if unmeasured:
+        print(f"targets with no figure in this run: {', '.join(unmeasured)}")
     if len(sys.argv) > 2:
         with open(sys.argv[2], "w") as f:
             json.dump(out, f, indent=1)
