@@ -85,8 +85,8 @@ def collect(rows):
             continue
         if bench == "boot":
             # moat's boots count against each peer; a peer's under its own suffix.
+            who = "moat" if vmm == "moat" else "qemu"
             for suffix in BOOT_PEERS.values() if vmm == "moat" else [BOOT_PEERS[vmm]]:
-                who = "moat" if vmm == "moat" else "qemu"
                 add(lane, "boot to init" + suffix, who, r["marker_ns"] / 1e6 if r["marker_ns"] else None, "ms")
                 add(lane, "boot to exit" + suffix, who, r["exit_ns"] / 1e6, "ms")
             if vmm == "qemu-rtc":

@@ -1,7 +1,7 @@
 // Fuzzes virtio-blk request parsing and execution: chains from arbitrary guest memory go
 // through BlockDevice (Request::parse, then I/O on an in-memory disk). Input: u8 queue-size
-// exponent, u8 features, u8 access, then guest memory bytes (the first two of them also pick the order
-// of notifications and polls, and the driver's pace). Rings sit at fixed addresses so the
+// exponent, u8 features, u8 access, then guest memory bytes (the first two of them also pick the
+// order of notifications and polls, and the driver's pace). Rings sit at fixed addresses so the
 // fuzzer spends its time on descriptors and headers.
 #include <chrono>
 #include <cstddef>

@@ -163,7 +163,7 @@ void BlockDevice::process_queue(std::uint32_t index)
     // index wrap ahead): the poll that is due serves it.
     if (m_mode == Mode::Batching) return;
     const bool may_batch = m_batching.probe_every != 0 && m_queue->event_idx();
-    const auto hold = may_batch ? probe_hold() : std::chrono::microseconds(0);
+    if (may_batch) note_notification();
     if (may_batch && m_since_probe >= m_batching.probe_every) {
         // Probe (see Batching): leave what is in the ring for one short hold.
         auto pending = m_queue->pending();
@@ -174,7 +174,7 @@ void BlockDevice::process_queue(std::uint32_t index)
         }
         // One new request during the probe is enough to try a full window.
         m_window = m_batching.window;
-        if (open_window(hold, *pending, 1)) return;
+        if (open_window(probe_hold(), *pending, 1)) return;
         m_since_probe = 0;  // no poll available: try again after as many requests
     }
     if (auto served = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *served;
@@ -210,7 +210,7 @@ void BlockDevice::poll_queue(std::uint32_t index)
     if (auto more = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *more;
 }
 
-std::chrono::microseconds BlockDevice::probe_hold()
+void BlockDevice::note_notification()
 {
     using std::chrono::microseconds;
     const auto now = m_batching.now();
@@ -222,8 +222,12 @@ std::chrono::microseconds BlockDevice::probe_hold()
         m_gap = (3 * m_gap + gap) / 4;
     }
     m_last_notified = now;
-    const auto hold = m_gap * m_batching.probe_gaps;
-    return std::clamp(hold, std::min(m_batching.min_window, m_batching.probe_window), m_batching.probe_window);
+}
+
+std::chrono::microseconds BlockDevice::probe_hold() const
+{
+    return std::clamp(m_gap * m_batching.probe_gaps, std::min(m_batching.min_window, m_batching.probe_window),
+                      m_batching.probe_window);
 }
 
 bool BlockDevice::open_window(std::chrono::microseconds delay, std::uint16_t already_pending, std::uint16_t needs_new)

@@ -115,8 +115,10 @@ private:
     // requests in the ring that the window does not count as new; batching goes on after the
     // window if it brought at least `needs_new` new ones.
     bool open_window(std::chrono::microseconds delay, std::uint16_t already_pending, std::uint16_t needs_new);
-    // Counts one notification into the driver's pace; returns how long a probe now holds.
-    std::chrono::microseconds probe_hold();
+    // Counts one notification into the driver's pace (m_gap).
+    void note_notification();
+    // How long a probe holds the driver's request at its current pace.
+    std::chrono::microseconds probe_hold() const;
     // Serves one validated request; writes its status byte and returns the used length.
     std::uint32_t execute(const Request& req);
     std::uint8_t get_id(const Request& req, std::uint32_t& written);
