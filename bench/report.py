@@ -111,9 +111,28 @@ def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+# make bench, every step of it, is to take under this long.
+BUDGET_MIN = 20
+FULL_RUN = {"local lane", "lab main", "lab storm"}
+
+
+def timing(durations):
+    """Prints how long each step of the run took; judges the budget only for a whole series."""
+    total = sum(d["seconds"] for d in durations) / 60
+    steps = ", ".join(f"{d['step']} {d['seconds']} s"
+                      + (f" ({d['boots']} lab boot{'s' if d['boots'] != 1 else ''})" if "boots" in d else "")
+                      for d in durations)
+    whole = FULL_RUN <= {d["step"] for d in durations}
+    met = total < BUDGET_MIN if whole else None
+    verdict = f"under {BUDGET_MIN} min{' ok' if met else ' MISSED'}" if whole else "not a whole series: not judged"
+    print(f"time: {steps}; {total:.1f} min in all ({verdict})")
+    return {"durations": durations, "total_min": total, "budget_met": met}
+
+
 def main():
     rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-    data = collect(rows)
+    durations = [r for r in rows if r["bench"] == "duration"]
+    data = collect([r for r in rows if r["bench"] != "duration"])
     out = {"figures": []}
     header = f"{'lane':<5} {'metric':<32} {'unit':<8} {'moat median [min..max] n':<31} {'peer':<7} " \
              f"{'peer median [min..max] n':<31} {'ratio':>6}  target"
@@ -143,7 +162,11 @@ def main():
     measured = {f["metric"] for f in out["figures"]}
     unmeasured = [t for t in TARGETS if t not in measured]
     out["not_measured"] = unmeasured
-    print(f"\n{len(out['figures'])} figures; {failed} targets missed")
+    print()
+    if durations:
+        out.update(timing(durations))
+        failed += out["budget_met"] is False
+    print(f"{len(out['figures'])} figures; {failed} targets missed")
     if unmeasured:
         print(f"targets with no figure in this run: {', '.join(unmeasured)}")
     if len(sys.argv) > 2:
