@@ -62,9 +62,7 @@ BootParams make_boot_params(const LoadedKernel& k, std::optional<InitrdPlacement
     return bp;
 }
 
-Result<void> write_boot_params(const memory::GuestMemory& mem, const LoadedKernel& k, std::string_view cmdline,
-                               std::optional<InitrdPlacement> initrd, std::uint64_t mem_bytes,
-                               std::uint64_t rsdp_addr)
+Result<void> check_cmdline(const LoadedKernel& k, std::string_view cmdline)
 {
     std::uint64_t limit = max_cmdline_len(k);
     if (cmdline.size() > limit) {
@@ -74,6 +72,14 @@ Result<void> write_boot_params(const memory::GuestMemory& mem, const LoadedKerne
     }
     if (cmdline.find('\0') != std::string_view::npos)
         return fail(Errc::InvalidInput, "command line contains a NUL byte");
+    return {};
+}
+
+Result<void> write_boot_params(const memory::GuestMemory& mem, const LoadedKernel& k, std::string_view cmdline,
+                               std::optional<InitrdPlacement> initrd, std::uint64_t mem_bytes,
+                               std::uint64_t rsdp_addr)
+{
+    MOAT_TRY(check_cmdline(k, cmdline));
     if (initrd && (initrd->addr > 0xffffffff || initrd->size > 0xffffffff - initrd->addr))
         return fail(Errc::OutOfRange, "initrd must lie below 4 GiB");
 

@@ -84,10 +84,12 @@ BootParams make_boot_params(const LoadedKernel& k, std::optional<InitrdPlacement
 // The longest command line (without its NUL) the kernel accepts.
 std::uint64_t max_cmdline_len(const LoadedKernel& k);
 
+// Errors: InvalidInput "command line longer than the kernel's cmdline_size" (the limit is
+// logged), or when the cmdline contains a NUL byte.
+Result<void> check_cmdline(const LoadedKernel& k, std::string_view cmdline);
+
 // Writes the NUL-terminated command line at layout::k_cmdline and the zero page at
-// layout::k_zero_page. Errors: InvalidInput "command line longer than the kernel's
-// cmdline_size" (the limit is logged), or when the cmdline contains a NUL; OutOfRange if the
-// boot structures are not RAM.
+// layout::k_zero_page. Errors: as check_cmdline; OutOfRange if the boot structures are not RAM.
 Result<void> write_boot_params(const memory::GuestMemory& mem, const LoadedKernel& k, std::string_view cmdline,
                                std::optional<InitrdPlacement> initrd, std::uint64_t mem_bytes,
                                std::uint64_t rsdp_addr);

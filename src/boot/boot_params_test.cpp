@@ -197,6 +197,18 @@ TEST(BootParams, RejectsCmdlineWithNul)
     EXPECT_EQ(r.error().code, Errc::InvalidInput);
 }
 
+TEST(BootParams, CheckCmdlineDecidesAsWriteBootParams)
+{
+    auto k = bz_kernel();  // cmdline_size 255
+    EXPECT_TRUE(check_cmdline(k, std::string(255, 'a')).has_value());
+    auto long_line = check_cmdline(k, std::string(256, 'a'));
+    ASSERT_FALSE(long_line.has_value());
+    EXPECT_STREQ(long_line.error().what, "command line longer than the kernel's cmdline_size");
+    auto nul = check_cmdline(k, std::string_view("a\0b", 3));
+    ASSERT_FALSE(nul.has_value());
+    EXPECT_STREQ(nul.error().what, "command line contains a NUL byte");
+}
+
 TEST(BootParams, ElfGuestGetsZeroPageWithoutImageHeader)
 {
     auto m = guest(64 * k_mib);

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <vector>
 
-#include "base/log.hpp"
 #include "boot/elf.hpp"
 #include "boot/x86_64/layout.hpp"
 
@@ -55,46 +54,68 @@ Result<void> zero_guest(const memory::GuestMemory& mem, std::uint64_t addr, std:
     return {};
 }
 
-Result<LoadedKernel> load_bzimage(const memory::GuestMemory& mem, int fd, std::span<const std::byte> head,
-                                  std::uint64_t file_size)
+// Where a kernel goes and what is copied there: decided from the image's headers alone.
+struct KernelPlan {
+    LoadedKernel kernel;
+    std::vector<Segment> copies;  // file ranges to their guest addresses; mem_size > file_size: zeroed
+};
+
+// The guest RAM a kernel is checked against: guest memory itself (loading), or the regions it
+// will have (checking before any memory exists). Both answer alike.
+class Ram final {
+public:
+    explicit Ram(const memory::GuestMemory& mem) : m_mem(&mem) {}
+    explicit Ram(std::span<const memory::GuestMemory::RegionSpec> regions) : m_regions(regions) {}
+
+    // True if [addr, addr + len) lies inside one region (as GuestMemory::contains).
+    bool contains(std::uint64_t addr, std::uint64_t len) const
+    {
+        if (m_mem) return m_mem->contains(memory::GuestAddress(addr), len);
+        for (const auto& r : m_regions) {
+            if (addr < r.start.raw() || addr - r.start.raw() >= r.size) continue;
+            return len <= r.size - (addr - r.start.raw());
+        }
+        return false;
+    }
+
+private:
+    const memory::GuestMemory* m_mem = nullptr;
+    std::span<const memory::GuestMemory::RegionSpec> m_regions;
+};
+
+Result<KernelPlan> plan_bzimage(const Ram& ram, std::span<const std::byte> head, std::uint64_t file_size)
 {
     SetupHeader h = MOAT_TRY(parse_bzimage(head, file_size));
     std::uint64_t setup = setup_size(h);
     std::uint64_t payload = file_size - setup;  // parse_bzimage: file_size > setup
     std::uint64_t need = std::max<std::uint64_t>(h.init_size.get(), payload);
-    if (!mem.contains(memory::GuestAddress(layout::k_high_memory), need))
+    if (!ram.contains(layout::k_high_memory, need))
         return fail(Errc::NoSpace, "guest memory too small for the kernel (1 MiB + init_size)");
-    MOAT_TRY(mem.read_from_file(fd, setup, memory::GuestAddress(layout::k_high_memory), payload));
+    std::vector<Segment> copies{{setup, payload, payload, layout::k_high_memory}};
     // Kernels older than protocol 2.12 (or built without the 64-bit entry) start at the
     // protected-mode kernel's first byte in 32-bit protected mode, paging off.
     if (!has_64bit_entry(h))
-        return LoadedKernel{KernelFormat::BzImage, layout::k_high_memory, layout::k_high_memory + need, h,
-                            EntryMode::Protected32};
-    return LoadedKernel{KernelFormat::BzImage, layout::k_high_memory + k_entry_64_offset,
-                        layout::k_high_memory + need, h, EntryMode::Long64};
+        return KernelPlan{{KernelFormat::BzImage, layout::k_high_memory, layout::k_high_memory + need, h,
+                           EntryMode::Protected32},
+                          std::move(copies)};
+    return KernelPlan{{KernelFormat::BzImage, layout::k_high_memory + k_entry_64_offset,
+                       layout::k_high_memory + need, h, EntryMode::Long64},
+                      std::move(copies)};
 }
 
-Result<LoadedKernel> load_elf(const memory::GuestMemory& mem, int fd, std::span<const std::byte> head,
-                              std::uint64_t file_size)
+Result<KernelPlan> plan_elf(const Ram& ram, std::span<const std::byte> head, std::uint64_t file_size)
 {
     ElfImage img = MOAT_TRY(parse_elf(head, file_size));
-    // Check every segment before writing any, so a rejected image leaves memory untouched.
+    // Every segment is checked before any is written, so a rejected image leaves memory untouched.
     std::uint64_t end = 0;
     for (const auto& s : img.segments) {
         if (s.paddr < layout::k_high_memory)
             return fail(Errc::OutOfRange, "ELF segment below 1 MiB would overwrite the boot structures");
-        if (!mem.contains(memory::GuestAddress(s.paddr), s.mem_size))
-            return fail(Errc::OutOfRange, "ELF segment outside guest RAM");
+        if (!ram.contains(s.paddr, s.mem_size)) return fail(Errc::OutOfRange, "ELF segment outside guest RAM");
         end = std::max(end, s.paddr + s.mem_size);  // parse_elf: does not wrap
     }
-    if (!mem.contains(memory::GuestAddress(img.entry), 1))
-        return fail(Errc::OutOfRange, "ELF entry point outside guest RAM");
-    for (const auto& s : img.segments) {
-        if (s.file_size > 0) MOAT_TRY(mem.read_from_file(fd, s.file_offset, memory::GuestAddress(s.paddr), s.file_size));
-        if (s.mem_size > s.file_size)
-            MOAT_TRY(zero_guest(mem, s.paddr + s.file_size, s.mem_size - s.file_size));
-    }
-    return LoadedKernel{KernelFormat::Elf, img.entry, end, std::nullopt};
+    if (!ram.contains(img.entry, 1)) return fail(Errc::OutOfRange, "ELF entry point outside guest RAM");
+    return KernelPlan{{KernelFormat::Elf, img.entry, end, std::nullopt}, std::move(img.segments)};
 }
 
 // boot.rst: the "HdrS" magic at 0x202 marks a bzImage.
@@ -105,37 +126,53 @@ bool has_hdrs(std::span<const std::byte> head)
     return std::memcmp(head.subspan(at, 4).data(), "HdrS", 4) == 0;
 }
 
-}  // namespace
-
-Result<LoadedKernel> load_kernel(const memory::GuestMemory& mem, int fd)
+Result<KernelPlan> plan_kernel(const Ram& ram, int fd)
 {
     std::uint64_t size = MOAT_TRY(file_size_of(fd));
     if (size == 0) return fail(Errc::InvalidInput, "kernel image is empty");
     std::vector<std::byte> head = MOAT_TRY(read_head(fd, size));
-    if (is_elf(head)) return load_elf(mem, fd, head, size);
-    if (has_hdrs(head)) return load_bzimage(mem, fd, head, size);
+    if (is_elf(head)) return plan_elf(ram, head, size);
+    if (has_hdrs(head)) return plan_bzimage(ram, head, size);
     return fail(Errc::InvalidInput, "kernel image is neither a bzImage (no HdrS) nor an ELF file");
+}
+
+}  // namespace
+
+Result<LoadedKernel> load_kernel(const memory::GuestMemory& mem, int fd)
+{
+    KernelPlan plan = MOAT_TRY(plan_kernel(Ram(mem), fd));
+    for (const auto& c : plan.copies) {
+        if (c.file_size > 0) MOAT_TRY(mem.read_from_file(fd, c.file_offset, memory::GuestAddress(c.paddr), c.file_size));
+        if (c.mem_size > c.file_size) MOAT_TRY(zero_guest(mem, c.paddr + c.file_size, c.mem_size - c.file_size));
+    }
+    return plan.kernel;
+}
+
+Result<LoadedKernel> check_kernel(std::span<const memory::GuestMemory::RegionSpec> ram, int fd)
+{
+    KernelPlan plan = MOAT_TRY(plan_kernel(Ram(ram), fd));
+    return plan.kernel;
+}
+
+Result<InitrdPlacement> place_initrd(std::uint64_t size, const LoadedKernel& k, std::uint64_t ram_end_below_4g)
+{
+    if (size == 0) return fail(Errc::InvalidInput, "initrd is empty");
+    // boot.rst: initrd_addr_max is the highest address the initrd may occupy (inclusive).
+    std::uint64_t limit = std::min(ram_end_below_4g, k_4g);
+    if (k.header) limit = std::min(limit, std::uint64_t{k.header->initrd_addr_max.get()} + 1);
+    if (size > limit) return fail(Errc::NoSpace, "initrd too large for guest memory");
+    std::uint64_t addr = (limit - size) & ~(k_page - 1);
+    if (addr < k.end || addr < layout::k_high_memory) return fail(Errc::NoSpace, "initrd too large for guest memory");
+    return InitrdPlacement{addr, size};
 }
 
 Result<InitrdPlacement> load_initrd(const memory::GuestMemory& mem, int fd, const LoadedKernel& k,
                                     std::uint64_t ram_end_below_4g)
 {
     std::uint64_t size = MOAT_TRY(file_size_of(fd));
-    if (size == 0) return fail(Errc::InvalidInput, "initrd is empty");
-
-    // boot.rst: initrd_addr_max is the highest address the initrd may occupy (inclusive).
-    std::uint64_t limit = std::min(ram_end_below_4g, k_4g);
-    if (k.header) limit = std::min(limit, std::uint64_t{k.header->initrd_addr_max.get()} + 1);
-    if (size > limit) return fail(Errc::NoSpace, "initrd too large for guest memory");
-    std::uint64_t addr = (limit - size) & ~(k_page - 1);
-    if (addr < k.end || addr < layout::k_high_memory) {
-        MOAT_LOG(Error, "initrd of %llu bytes does not fit between the kernel end %#llx and %#llx",
-                 static_cast<unsigned long long>(size), static_cast<unsigned long long>(k.end),
-                 static_cast<unsigned long long>(limit));
-        return fail(Errc::NoSpace, "initrd too large for guest memory");
-    }
-    MOAT_TRY(mem.read_from_file(fd, 0, memory::GuestAddress(addr), size));
-    return InitrdPlacement{addr, size};
+    InitrdPlacement p = MOAT_TRY(place_initrd(size, k, ram_end_below_4g));
+    MOAT_TRY(mem.read_from_file(fd, 0, memory::GuestAddress(p.addr), p.size));
+    return p;
 }
 
 }  // namespace moat::boot

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include "base/result.hpp"
 #include "boot/bzimage.hpp"
@@ -35,6 +36,11 @@ inline constexpr std::size_t k_kernel_head_size = 64 * 1024;
 // parse_elf; Io for host read failures.
 Result<LoadedKernel> load_kernel(const memory::GuestMemory& mem, int fd);
 
+// Checks the kernel in `fd` as load_kernel would for guest RAM made of `ram` (ram_regions), from
+// the image's headers alone: nothing is copied and no guest memory exists yet. The same result
+// and errors as load_kernel, but for host read failures while copying.
+Result<LoadedKernel> check_kernel(std::span<const memory::GuestMemory::RegionSpec> ram, int fd);
+
 struct InitrdPlacement {
     std::uint64_t addr;
     std::uint64_t size;
@@ -45,5 +51,8 @@ struct InitrdPlacement {
 // Errors: NoSpace "initrd too large for guest memory"; InvalidInput for an empty file.
 Result<InitrdPlacement> load_initrd(const memory::GuestMemory& mem, int fd, const LoadedKernel& k,
                                     std::uint64_t ram_end_below_4g);
+
+// Where load_initrd puts an initrd of `size` bytes: its checks and errors, without copying.
+Result<InitrdPlacement> place_initrd(std::uint64_t size, const LoadedKernel& k, std::uint64_t ram_end_below_4g);
 
 }  // namespace moat::boot

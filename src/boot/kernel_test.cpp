@@ -257,3 +257,106 @@ TEST(LoadInitrd, RejectsEmpty)
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, Errc::InvalidInput);
 }
+
+// check_kernel and place_initrd decide exactly as the loaders do, without guest memory: `moat
+// run` relies on them to name a bad kernel or initrd before it opens /dev/kvm.
+namespace {
+
+struct KernelCase {
+    const char* name;
+    std::uint64_t mem;
+    std::vector<std::byte> image;
+};
+
+std::vector<KernelCase> kernel_cases()
+{
+    ElfSpec ok;
+    ok.entry = 0x200010;
+    ok.segments = {{PT_LOAD, 0x1000, 0x800, 0x2000, 0x200000}, {PT_LOAD, 0x2000, 0x1000, 0x1000, 0x400000}};
+    ElfSpec outside;
+    outside.segments = {{PT_LOAD, 0x1000, 0x800, 0x2000, 16 * k_mib - 0x1000}};
+    ElfSpec low;
+    low.entry = 0x7000;
+    low.segments = {{PT_LOAD, 0x1000, 0x800, 0x800, layout::k_zero_page}};
+    ElfSpec entry;
+    entry.entry = 0xffffffff81000000;
+    entry.segments = {{PT_LOAD, 0x1000, 0x800, 0x800, 0x200000}};
+    ElfSpec gap;
+    gap.segments = {{PT_LOAD, 0x1000, 0x800, 0x800, 0xd0000000}};
+    return {
+        {"empty", 64 * k_mib, {}},
+        {"unknown format", 64 * k_mib, bytes_of(8192, 0x90)},
+        {"bzImage", 64 * k_mib, make_bzimage({.payload = 0x5000, .init_size = 0x400000})},
+        {"bzImage 32-bit entry", 64 * k_mib, make_bzimage({.version = 0x020b})},
+        {"bzImage init_size beyond RAM", 8 * k_mib, make_bzimage({.init_size = 8 * k_mib})},
+        {"bzImage just fits", 8 * k_mib, make_bzimage({.init_size = 7 * k_mib})},
+        {"ELF", 64 * k_mib, make_elf(ok)},
+        {"ELF segment outside RAM", 16 * k_mib, make_elf(outside)},
+        {"ELF segment over the boot structures", 16 * k_mib, make_elf(low)},
+        {"ELF entry outside RAM", 16 * k_mib, make_elf(entry)},
+        {"ELF segment in the MMIO gap", 5 * 1024 * k_mib, make_elf(gap)},
+    };
+}
+
+}  // namespace
+
+TEST(CheckKernel, DecidesAsLoadKernelDoes)
+{
+    for (const auto& c : kernel_cases()) {
+        auto m = guest(c.mem);
+        auto fd = memfile(c.image);
+        auto loaded = load_kernel(m, fd.get());
+        auto checked = check_kernel(ram_regions(c.mem), fd.get());
+        ASSERT_EQ(checked.has_value(), loaded.has_value()) << c.name;
+        if (!loaded) {
+            EXPECT_EQ(checked.error().code, loaded.error().code) << c.name;
+            EXPECT_STREQ(checked.error().what, loaded.error().what) << c.name;
+            continue;
+        }
+        EXPECT_EQ(checked->format, loaded->format) << c.name;
+        EXPECT_EQ(checked->entry, loaded->entry) << c.name;
+        EXPECT_EQ(checked->end, loaded->end) << c.name;
+        EXPECT_EQ(checked->mode, loaded->mode) << c.name;
+        EXPECT_EQ(checked->header.has_value(), loaded->header.has_value()) << c.name;
+    }
+}
+
+TEST(CheckKernel, NeedsNoGuestMemory)
+{
+    // Only a region list, with no memory behind it: the image's headers are all that is read.
+    auto fd = memfile(make_bzimage({.payload = 0x5000, .init_size = 0x400000}));
+    auto r = check_kernel(ram_regions(64 * k_mib), fd.get());
+    ASSERT_TRUE(r.has_value()) << r.error().what;
+    EXPECT_EQ(r->entry, 0x100200u);
+}
+
+TEST(PlaceInitrd, DecidesAsLoadInitrdDoes)
+{
+    struct Case {
+        std::uint64_t size;
+        LoadedKernel k;
+        std::uint64_t mem;
+    };
+    const Case cases[] = {
+        {0x1234, bz_kernel(0x500000, 0x7fffffff), 64 * k_mib},      // top of low RAM
+        {0x2000, bz_kernel(0x500000, 32 * k_mib - 1), 64 * k_mib},  // below initrd_addr_max
+        {17 * k_mib, bz_kernel(0x500000, 0x7fffffff), 16 * k_mib},  // larger than RAM
+        {5 * k_mib, bz_kernel(12 * k_mib, 0x7fffffff), 16 * k_mib}, // overlaps the kernel
+        {4 * k_mib, bz_kernel(12 * k_mib, 0x7fffffff), 16 * k_mib}, // just fits above it
+        {0, bz_kernel(0x500000, 0x7fffffff), 16 * k_mib},           // empty
+    };
+    for (const auto& c : cases) {
+        auto m = guest(c.mem);
+        auto fd = memfile(bytes_of(c.size, 7));
+        auto loaded = load_initrd(m, fd.get(), c.k, low_ram_end(c.mem));
+        auto placed = place_initrd(c.size, c.k, low_ram_end(c.mem));
+        ASSERT_EQ(placed.has_value(), loaded.has_value()) << c.size;
+        if (!loaded) {
+            EXPECT_EQ(placed.error().code, loaded.error().code) << c.size;
+            EXPECT_STREQ(placed.error().what, loaded.error().what) << c.size;
+            continue;
+        }
+        EXPECT_EQ(placed->addr, loaded->addr) << c.size;
+        EXPECT_EQ(placed->size, loaded->size) << c.size;
+    }
+}
