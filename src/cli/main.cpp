@@ -23,6 +23,10 @@
 #include "cli/options.hpp"
 #include "cli/system_cmd.hpp"
 #include "cli/volume_cmd.hpp"
+#include "boot/boot_params.hpp"
+#include "boot/kernel.hpp"
+#include "boot/memory_map.hpp"
+#include "boot/x86_64/cpuid.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/fdpass.hpp"
 #include "vmm/launch.hpp"
@@ -91,6 +95,33 @@ int exec_vm_process(const vmm::VmLaunch& l, const std::vector<base::UniqueFd>& f
     return k_exit_vm_failed;
 }
 
+// Checks the kernel, initrd and command line as the VM process will load them (boot::check_kernel
+// and friends: headers only, nothing copied), so that a bad one is named before KVM is asked for
+// anything. Returns 0, or the exit status after printing one line naming the input.
+int check_guest_software(const vmm::VmLaunch& l, int kernel_fd, int initrd_fd)
+{
+    auto bad = [&l](const char* input, const Error& e) {
+        std::fprintf(stderr, "moat: %s: %s\n", l.input_names.at(input).c_str(), describe(e).c_str());
+        return e.code == Errc::Io ? k_exit_vm_failed : k_exit_usage;
+    };
+    const auto ram = boot::ram_regions(l.memory);
+    auto kernel = boot::check_kernel(ram, kernel_fd);
+    if (!kernel) return bad("kernel", kernel.error());
+    if (initrd_fd >= 0) {
+        struct stat st {};
+        if (::fstat(initrd_fd, &st) != 0) return bad("initrd", Error::from_errno("fstat"));
+        auto placed = boot::place_initrd(static_cast<std::uint64_t>(st.st_size), *kernel, boot::low_ram_end(l.memory));
+        if (!placed) return bad("initrd", placed.error());
+    }
+    if (const auto most = boot::max_cmdline_len(*kernel); l.cmdline.size() > most) {
+        std::fprintf(stderr, "moat: --cmdline: %zu bytes; the kernel accepts at most %llu\n", l.cmdline.size(),
+                     static_cast<unsigned long long>(most));
+        return k_exit_usage;
+    }
+    if (auto r = boot::check_cmdline(*kernel, l.cmdline); !r) return usage_error("--cmdline: " + describe(r.error()));
+    return 0;
+}
+
 struct RunOptions {
     std::string kernel;
     std::string initrd;
@@ -113,6 +144,9 @@ int run_vm(const RunOptions& o)
         return usage_error("--mem '" + o.mem + "': more than this host's " + std::to_string(host_mem >> 20) + "M of RAM");
     const std::uint64_t mem_bytes = (*mem + 0xfff) & ~std::uint64_t{0xfff};
     if (o.cpus == 0) return usage_error("--cpus 0: a VM needs at least one vCPU");
+    if (o.cpus > boot::k_max_vcpus)
+        return usage_error("--cpus " + std::to_string(o.cpus) + ": above moat's limit of " +
+                           std::to_string(boot::k_max_vcpus) + " (8-bit APIC ids)");
 
     std::vector<cli::DiskSpec> disks;
     for (const auto& d : o.disks) {
@@ -130,20 +164,7 @@ int run_vm(const RunOptions& o)
     l.cpus = o.cpus;
     l.initrd = !o.initrd.empty();
     std::vector<base::UniqueFd> fds;
-    {
-        base::UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-        if (!kvm_fd.valid()) {
-            if (errno == ENOENT) return usage_error("/dev/kvm does not exist: this host has no KVM (load kvm_intel or kvm_amd)");
-            return usage_error(std::string("/dev/kvm: ") + std::strerror(errno) +
-                               (errno == EACCES ? " (add your user to the 'kvm' group)" : ""));
-        }
-        auto kvm = kvm::Kvm::from_fd(base::UniqueFd(::dup(kvm_fd.get())));
-        if (!kvm) return usage_error("/dev/kvm: " + describe(kvm.error()));
-        if (o.cpus > kvm->max_vcpus())
-            return usage_error("--cpus " + std::to_string(o.cpus) + ": above this host's KVM limit of " +
-                               std::to_string(kvm->max_vcpus()));
-        fds.push_back(std::move(kvm_fd));
-    }
+    fds.emplace_back();  // /dev/kvm's place, opened last
     auto kernel = open_input("--kernel", o.kernel, O_RDONLY);
     if (!kernel) return k_exit_usage;
     fds.push_back(std::move(*kernel));
@@ -161,6 +182,17 @@ int run_vm(const RunOptions& o)
         l.disk_writable.push_back(!disks[i].read_only);
         l.input_names["disk " + std::to_string(i)] = "--disk '" + o.disks[i] + "'";
     }
+    if (int rc = check_guest_software(l, fds[1].get(), l.initrd ? fds[2].get() : -1); rc != 0) return rc;
+
+    // Only inputs known to be good get as far as KVM.
+    base::UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!kvm_fd.valid()) return usage_error(vmm::dev_kvm_error(errno));
+    auto kvm = kvm::Kvm::from_fd(base::UniqueFd(::dup(kvm_fd.get())));
+    if (!kvm) return usage_error("/dev/kvm: " + describe(kvm.error()));
+    if (o.cpus > kvm->max_vcpus())
+        return usage_error("--cpus " + std::to_string(o.cpus) + ": above this host's KVM limit of " +
+                           std::to_string(kvm->max_vcpus()));
+    fds[0] = std::move(kvm_fd);
     l.input_names["memory"] = "--mem '" + o.mem + "'";
     return exec_vm_process(l, fds);
 }

@@ -266,13 +266,11 @@ bool System::open_files()
         return fd;
     };
 
-    m_kvm = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-    if (!m_kvm.valid()) {
-        std::fprintf(stderr, "moat: /dev/kvm: %s\n", std::strerror(errno));
+    m_null = UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!m_null.valid()) {
+        std::fprintf(stderr, "moat: /dev/null: %s\n", std::strerror(errno));
         return false;
     }
-    m_null = UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (!m_null.valid()) return false;
 
     for (const auto& spec : m_m.vms) {
         Vm v;
@@ -325,6 +323,12 @@ bool System::open_files()
             return false;
         }
         m_vms.push_back(std::move(v));
+    }
+    // Last, so that every file of the manifest is named first when it is wrong.
+    m_kvm = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!m_kvm.valid()) {
+        std::fprintf(stderr, "moat: %s\n", vmm::dev_kvm_error(errno).c_str());
+        return false;
     }
     return true;
 }

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 namespace moat::vmm {
 
@@ -95,6 +97,16 @@ bool install_launch_socket(int fd)
 std::size_t launch_fd_count(const VmLaunch& l)
 {
     return 2 + (l.initrd ? 1 : 0) + l.disk_writable.size() + (l.standalone ? 0 : 2);
+}
+
+std::string dev_kvm_error(int err)
+{
+    if (err == ENOENT)
+        return "/dev/kvm does not exist: this host has no KVM (load kvm_intel or kvm_amd, or run where hardware "
+               "virtualization is available)";
+    std::string s = std::string("/dev/kvm: ") + std::strerror(err);
+    if (err == EACCES) s += " (add your user to the 'kvm' group)";
+    return s;
 }
 
 }  // namespace moat::vmm

@@ -52,4 +52,8 @@ Result<VmLaunch> decode_launch(std::string_view text);
 // The number of descriptors a launch message must carry.
 std::size_t launch_fd_count(const VmLaunch& l);
 
+// Why opening /dev/kvm (a launch's first descriptor) failed with `err`, as one line that names
+// the fix; `moat run` and the monitor open it only once every other input is known good.
+std::string dev_kvm_error(int err);
+
 }  // namespace moat::vmm

@@ -27,6 +27,7 @@
 #include "boot/acpi/tables.hpp"
 #include "boot/boot_params.hpp"
 #include "boot/kernel.hpp"
+#include "boot/memory_map.hpp"
 #include "boot/x86_64/cpuid.hpp"
 #include "boot/x86_64/layout.hpp"
 #include "boot/x86_64/long_mode.hpp"
@@ -320,7 +321,7 @@ Result<Machine> Machine::build(VmConfig config, std::string* failed_input)
     std::optional<boot::InitrdPlacement> initrd;
     if (config.initrd.valid()) {
         blame("initrd");
-        const std::uint64_t low_end = std::min(config.mem_bytes, layout::k_mmio_gap_start);
+        const std::uint64_t low_end = boot::low_ram_end(config.mem_bytes);
         initrd = MOAT_TRY(boot::load_initrd(s->mem, config.initrd.get(), kernel, low_end));
     }
     blame("");
