@@ -170,8 +170,8 @@ TEST(Manifest, DemoFileParses)
     ASSERT_EQ(r->vms.size(), 2u);
     EXPECT_EQ(r->vms[0].name, "web");
     EXPECT_EQ(r->vms[1].name, "analyst");
-    EXPECT_EQ(r->vms[1].kernel.path, "examples/../build/guests/linux/vmlinuz");
-    EXPECT_EQ(r->vms[1].initrd->path, "examples/../build/guests/linux/initrd.img");
+    EXPECT_EQ(r->vms[1].kernel.path, "examples/guest/vmlinuz");
+    EXPECT_EQ(r->vms[1].initrd->path, "examples/guest/initrd.img");
     EXPECT_EQ(r->vms[1].cmdline, "console=ttyS0 reboot=k panic=1 pci=off quiet moat_action=demo");
     ASSERT_EQ(r->vms[1].disks.size(), 2u);
     EXPECT_EQ(r->vms[1].disks[1].index, 1u);
