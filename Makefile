@@ -16,9 +16,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD)
 
-# The whole suite: unit tests, local-KVM tests and the lab tests, then a short run of every
-# libFuzzer target (built with clang in $(BUILD)-fuzz).
+# The whole suite: unit tests, the KVM tests (freestanding guests on this host's /dev/kvm when a
+# VM runs there, else in the test lab; Linux guests in the lab), then a short run of every
+# libFuzzer target (built with clang in $(BUILD)-fuzz). First, where the KVM tests run.
 test: build
+	@tests/kvm/kvm-run --build $(BUILD) --lane
 	cd $(BUILD) && ctest --output-on-failure
 	@$(MAKE) --no-print-directory fuzz-smoke
 
@@ -41,6 +43,7 @@ fuzz: fuzz-build
 	done
 
 test-local: build
+	@tests/kvm/kvm-run --build $(BUILD) --lane
 	cd $(BUILD) && ctest --output-on-failure -LE lab
 
 test-lab: build
