@@ -100,7 +100,7 @@ def collect(rows):
                 add(lane, f"blk {name}", vmm, mark_value(r, name), unit)
         if bench == "exits":
             m = marks(r)
-            count = 200000 if lane == "local" else 20000  # see bench/lab-bench
+            count = row.get("exits", 200000 if lane == "local" else 20000)  # see bench/lab-bench
             for p in PHASES:
                 if f"{p} start" in m and f"{p} end" in m:
                     add(lane, f"exit {p}", vmm, (m[f"{p} end"] - m[f"{p} start"]) / count, "ns/exit")
@@ -132,8 +132,18 @@ def timing(durations):
 def main():
     rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
     durations = [r for r in rows if r["bench"] == "duration"]
-    data = collect([r for r in rows if r["bench"] != "duration"])
-    out = {"figures": []}
+    # Where the local lane ran: this host's /dev/kvm, the test lab, or nowhere (bench/run).
+    local_lane = next(({"where": "skipped" if r["bench"] == "skipped" else r["where"], "why": r["why"]}
+                       for r in rows if r["lane"] == "local" and r["bench"] in ("skipped", "where")),
+                      {"where": "local"} if any(r["lane"] == "local" for r in rows) else None)
+    data = collect([r for r in rows if r["bench"] not in ("duration", "skipped", "where")])
+    out = {"figures": [], "local_lane": local_lane}
+    if local_lane and local_lane["where"] == "skipped":
+        print(f"local lane: SKIPPED, this host's KVM runs no VM ({local_lane['why']}); "
+              "exits, startup and memory are the lab's figures below")
+    elif local_lane and local_lane["where"] == "lab":
+        print(f"local lane: ran inside the test lab ({local_lane['why']}): nested KVM under TCG, "
+              "not this host's")
     header = f"{'lane':<5} {'metric':<32} {'unit':<8} {'moat median [min..max] n':<31} {'peer':<7} " \
              f"{'peer median [min..max] n':<31} {'ratio':>6}  target"
     print(header)
