@@ -1,26 +1,30 @@
-// libFuzzer target: the launch message a VM process decodes (src/vmm/launch.cpp). Invariants:
-// never crashes; what it accepts is within the decoder's bounds and encodes back to a message
-// that decodes to the same launch.
+// libFuzzer target: the launch message a VM process decodes (src/protocol/launch.cpp).
+// Invariants: never crashes; what it accepts is within the limits both sides check and encodes
+// back to a message that decodes to the same launch.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "base/check.hpp"
-#include "vmm/launch.hpp"
+#include "protocol/launch.hpp"
+#include "protocol/limits.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
-    using namespace moat::vmm;
-    auto l = decode_launch(std::string_view(reinterpret_cast<const char*>(data), size));
-    if (!l) return 0;
-    MOAT_CHECK(l->cpus >= 1 && l->cpus <= 255);
-    MOAT_CHECK(l->input_names.size() <= kMaxLaunchInputNames);
-    MOAT_CHECK(launch_fd_count(*l) >= 2);
-    auto again = decode_launch(encode_launch(*l));
+    using namespace moat::protocol;
+    auto d = decode_launch(std::string_view(reinterpret_cast<const char*>(data), size));
+    if (!d) return 0;
+    const VmLaunch& l = d->vm;
+    MOAT_CHECK(check_cpus(l.cpus));
+    MOAT_CHECK(check_memory(l.memory) && round_memory(l.memory) == l.memory);
+    MOAT_CHECK(l.input_names.size() <= k_max_launch_input_names);
+    MOAT_CHECK(launch_fd_count(*d) >= 2);
+    auto again = decode_launch(encode_launch(l, d->initrd));
     MOAT_CHECK(again.has_value());
-    MOAT_CHECK(again->name == l->name && again->cmdline == l->cmdline && again->memory == l->memory &&
-               again->cpus == l->cpus && again->initrd == l->initrd && again->disk_writable == l->disk_writable &&
-               again->standalone == l->standalone && again->verbose == l->verbose);
-    MOAT_CHECK(again->input_names.size() == l->input_names.size());
+    const VmLaunch& a = again->vm;
+    MOAT_CHECK(a.name == l.name && a.cmdline == l.cmdline && a.memory == l.memory && a.cpus == l.cpus &&
+               again->initrd == d->initrd && a.disks == l.disks && a.supervision == l.supervision &&
+               a.verbose == l.verbose);
+    MOAT_CHECK(a.input_names.size() == l.input_names.size());
     return 0;
 }

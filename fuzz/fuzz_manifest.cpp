@@ -6,6 +6,7 @@
 
 #include "policy/manifest.hpp"
 #include "policy/plan.hpp"
+#include "protocol/limits.hpp"
 
 namespace {
 
@@ -50,8 +51,8 @@ void check(const Manifest& m)
         check_path(vm.kernel);
         if (vm.initrd) check_path(*vm.initrd);
         if (vm.cmdline) MOAT_CHECK(vm.cmdline->find('\0') == std::string::npos);
-        MOAT_CHECK(vm.memory >= kMinVmMemory && vm.memory <= kMaxVmMemory);
-        MOAT_CHECK(vm.cpus >= 1 && vm.cpus <= kMaxVmCpus);
+        MOAT_CHECK(protocol::check_memory(vm.memory));
+        MOAT_CHECK(protocol::check_cpus(vm.cpus));
         MOAT_CHECK(vm.max_restarts <= kMaxMaxRestarts);
         for (std::size_t d = 0; d < vm.disks.size(); ++d) {
             const DiskRef& disk = vm.disks[d];
@@ -71,7 +72,7 @@ void check(const Manifest& m)
             const PlannedDecision& d = p[k++];
             MOAT_CHECK(d.vm == vm.name);
             MOAT_CHECK(d.object == "volume " + disk.volume);
-            MOAT_CHECK(d.act == (disk.mode == DiskMode::ReadWrite ? Act::ReadWriteVolume : Act::ReadVolume));
+            MOAT_CHECK(d.act == (disk.mode == DiskAccess::ReadWrite ? Act::ReadWriteVolume : Act::ReadVolume));
             MOAT_CHECK(d.decision == decide(d.act, vm.label, m.volumes[disk.index].label));
             // Nothing granted that the flow rule forbids.
             if (d.decision.verdict == Verdict::Allow) {

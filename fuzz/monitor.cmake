@@ -3,5 +3,3 @@
 moat_fuzzer(fuzz_audit_verify ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_audit_verify.cpp moat_audit_tools)
 # The control socket's request parser: the one parser of outside bytes inside the monitor.
 moat_fuzzer(fuzz_control_request ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_control_request.cpp moat_monitor)
-# The launch message a VM process decodes (src/vmm/launch.cpp).
-moat_fuzzer(fuzz_launch ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_launch.cpp moat_vmm_launch)

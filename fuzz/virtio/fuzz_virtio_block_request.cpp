@@ -37,10 +37,10 @@ struct InputClock {
 constexpr block::Batching k_eager{1, std::chrono::microseconds(500), std::chrono::microseconds(2000), 1, 2,
                                   std::chrono::microseconds(50), 2, &InputClock::read};
 
-std::unique_ptr<block::BlockDevice> make_device(block::Access access)
+std::unique_ptr<block::BlockDevice> make_device(DiskAccess access)
 {
     base::UniqueFd fd(::dup(fuzz::disk_fd()));
-    auto d = block::BlockDevice::create(std::move(fd), access, "fuzz", true, k_eager);
+    auto d = block::BlockDevice::create(std::move(fd), access, "fuzz", block::ReadOnlyWrites::Announced, k_eager);
     if (!d) __builtin_trap();
     return std::move(d).value();
 }
@@ -49,8 +49,8 @@ std::unique_ptr<block::BlockDevice> make_device(block::Access access)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
-    static auto rw = make_device(block::Access::ReadWrite);
-    static auto ro = make_device(block::Access::ReadOnly);
+    static auto rw = make_device(DiskAccess::ReadWrite);
+    static auto ro = make_device(DiskAccess::ReadOnly);
     static NullNotifier notifier;
 
     fuzz::Input in(data, size);

@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::fill_memory(in.rest().first(mem_len));
     fuzz::Input ops(in.rest().data() + mem_len, in.rest().size() - mem_len);
 
-    auto dev = block::BlockDevice::create(base::UniqueFd(::dup(fuzz::disk_fd())), block::Access::ReadWrite, "fuzz");
+    auto dev = block::BlockDevice::create(base::UniqueFd(::dup(fuzz::disk_fd())), DiskAccess::ReadWrite, "fuzz");
     if (!dev) __builtin_trap();
     NullIrq irq;
     MmioTransport t(fuzz::guest_memory(), std::move(dev).value(), irq);

@@ -28,16 +28,16 @@
 #include "boot/memory_map.hpp"
 #include "boot/x86_64/cpuid.hpp"
 #include "kvm/kvm.hpp"
-#include "monitor/fdpass.hpp"
-#include "vmm/launch.hpp"
-#include "vmm/vm_exit.hpp"
+#include "protocol/exit_status.hpp"
+#include "protocol/launch.hpp"
+#include "protocol/limits.hpp"
 
 namespace {
 
 using namespace moat;
 
-using vmm::k_exit_usage;
-using vmm::k_exit_vm_failed;
+using protocol::k_exit_usage;
+using protocol::k_exit_vm_failed;
 
 constexpr const char* k_default_cmdline =
     "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
@@ -67,7 +67,7 @@ std::optional<base::UniqueFd> open_input(const char* option, const std::string& 
 // Becomes the VM process: queues the launch message and its descriptors on a socketpair, puts
 // the receiving end on fd 3 and execs moat-vmm in this process's place (same pid, same
 // terminal, same signals), so that the running VM maps only the VMM's code.
-int exec_vm_process(const vmm::VmLaunch& l, const std::vector<base::UniqueFd>& fds)
+int exec_vm_process(const protocol::VmLaunch& l, const protocol::LaunchFds& fds)
 {
     const std::string exe = cli::vmm_binary();
     int sv[2];
@@ -76,15 +76,12 @@ int exec_vm_process(const vmm::VmLaunch& l, const std::vector<base::UniqueFd>& f
         return k_exit_vm_failed;
     }
     base::UniqueFd mine(sv[0]), theirs(sv[1]);
-    std::vector<int> raw;
-    for (const auto& fd : fds) raw.push_back(fd.get());
-    const std::string payload = vmm::encode_launch(l);
-    if (auto r = monitor::send_message(mine.get(), std::as_bytes(std::span(payload.data(), payload.size())), raw); !r) {
+    if (auto r = protocol::send_launch(mine.get(), l, fds); !r) {
         std::fprintf(stderr, "moat: handing over descriptors: %s\n", describe(r.error()).c_str());
         return k_exit_vm_failed;
     }
     mine.reset();  // the message stays queued for the receiving end
-    if (!vmm::install_launch_socket(theirs.get())) {
+    if (!protocol::install_launch_socket(theirs.get())) {
         std::fprintf(stderr, "moat: passing the launch socket: %s\n", std::strerror(errno));
         return k_exit_vm_failed;
     }
@@ -98,7 +95,7 @@ int exec_vm_process(const vmm::VmLaunch& l, const std::vector<base::UniqueFd>& f
 // Checks the kernel, initrd and command line as the VM process will load them (boot::check_kernel
 // and friends: headers only, nothing copied), so that a bad one is named before KVM is asked for
 // anything. Returns 0, or the exit status after printing one line naming the input.
-int check_guest_software(const vmm::VmLaunch& l, int kernel_fd, int initrd_fd)
+int check_guest_software(const protocol::VmLaunch& l, int kernel_fd, int initrd_fd)
 {
     auto bad = [&l](const char* input, const Error& e) {
         std::fprintf(stderr, "moat: %s: %s\n", l.input_names.at(input).c_str(), describe(e).c_str());
@@ -137,16 +134,13 @@ int run_vm(const RunOptions& o)
     // Values first, so that a typo is reported before anything is opened.
     auto mem = cli::parse_size(o.mem);
     if (!mem) return usage_error("--mem '" + o.mem + "': " + mem.error().what);
+    if (auto ok = protocol::check_memory(*mem); !ok) return usage_error("--mem '" + o.mem + "': " + ok.error().what);
     const std::uint64_t host_mem =
         static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    if (*mem < cli::k_min_mem) return usage_error("--mem '" + o.mem + "': below the minimum of 16M");
     if (*mem > host_mem)
         return usage_error("--mem '" + o.mem + "': more than this host's " + std::to_string(host_mem >> 20) + "M of RAM");
-    const std::uint64_t mem_bytes = (*mem + 0xfff) & ~std::uint64_t{0xfff};
-    if (o.cpus == 0) return usage_error("--cpus 0: a VM needs at least one vCPU");
-    if (o.cpus > boot::k_max_vcpus)
-        return usage_error("--cpus " + std::to_string(o.cpus) + ": above moat's limit of " +
-                           std::to_string(boot::k_max_vcpus) + " (8-bit APIC ids)");
+    if (auto ok = protocol::check_cpus(o.cpus); !ok)
+        return usage_error("--cpus " + std::to_string(o.cpus) + ": " + ok.error().what);
 
     std::vector<cli::DiskSpec> disks;
     for (const auto& d : o.disks) {
@@ -156,44 +150,45 @@ int run_vm(const RunOptions& o)
     }
 
     // Then the files. Every descriptor is opened here; the VM process builds the VM from them.
-    vmm::VmLaunch l;
-    l.standalone = true;
+    protocol::VmLaunch l;
+    l.supervision = protocol::Supervision::Standalone;
     l.verbose = o.verbose;
     l.cmdline = o.cmdline;
-    l.memory = mem_bytes;
+    l.memory = protocol::round_memory(*mem);
     l.cpus = o.cpus;
-    l.initrd = !o.initrd.empty();
-    std::vector<base::UniqueFd> fds;
-    fds.emplace_back();  // /dev/kvm's place, opened last
     auto kernel = open_input("--kernel", o.kernel, O_RDONLY);
     if (!kernel) return k_exit_usage;
-    fds.push_back(std::move(*kernel));
     l.input_names["kernel"] = "--kernel '" + o.kernel + "'";
-    if (l.initrd) {
-        auto initrd = open_input("--initrd", o.initrd, O_RDONLY);
-        if (!initrd) return k_exit_usage;
-        fds.push_back(std::move(*initrd));
+    base::UniqueFd initrd;
+    if (!o.initrd.empty()) {
+        auto fd = open_input("--initrd", o.initrd, O_RDONLY);
+        if (!fd) return k_exit_usage;
+        initrd = std::move(*fd);
         l.input_names["initrd"] = "--initrd '" + o.initrd + "'";
     }
+    std::vector<base::UniqueFd> disk_fds;
     for (std::size_t i = 0; i < disks.size(); ++i) {
-        auto fd = open_input("--disk", disks[i].path, disks[i].read_only ? O_RDONLY : O_RDWR);
+        const bool rw = disks[i].access == DiskAccess::ReadWrite;
+        auto fd = open_input("--disk", disks[i].path, rw ? O_RDWR : O_RDONLY);
         if (!fd) return k_exit_usage;
-        fds.push_back(std::move(*fd));
-        l.disk_writable.push_back(!disks[i].read_only);
+        disk_fds.push_back(std::move(*fd));
+        l.disks.push_back(disks[i].access);
         l.input_names["disk " + std::to_string(i)] = "--disk '" + o.disks[i] + "'";
     }
-    if (int rc = check_guest_software(l, fds[1].get(), l.initrd ? fds[2].get() : -1); rc != 0) return rc;
+    if (int rc = check_guest_software(l, kernel->get(), initrd.valid() ? initrd.get() : -1); rc != 0) return rc;
 
     // Only inputs known to be good get as far as KVM.
     base::UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-    if (!kvm_fd.valid()) return usage_error(vmm::dev_kvm_error(errno));
+    if (!kvm_fd.valid()) return usage_error(protocol::dev_kvm_error(errno));
     auto kvm = kvm::Kvm::from_fd(base::UniqueFd(::dup(kvm_fd.get())));
     if (!kvm) return usage_error("/dev/kvm: " + describe(kvm.error()));
     if (o.cpus > kvm->max_vcpus())
         return usage_error("--cpus " + std::to_string(o.cpus) + ": above this host's KVM limit of " +
                            std::to_string(kvm->max_vcpus()));
-    fds[0] = std::move(kvm_fd);
     l.input_names["memory"] = "--mem '" + o.mem + "'";
+
+    protocol::LaunchFds fds{kvm_fd.get(), kernel->get(), initrd.valid() ? initrd.get() : -1, {}, -1, -1};
+    for (const auto& fd : disk_fds) fds.disks.push_back(fd.get());
     return exec_vm_process(l, fds);
 }
 

@@ -8,9 +8,9 @@ Result<DiskSpec> parse_disk(std::string_view text)
     DiskSpec d;
     std::string_view path = text;
     if (auto comma = text.rfind(','); comma != std::string_view::npos) {
-        std::string_view mode = text.substr(comma + 1);
-        if (mode == "ro") d.read_only = true;
-        else if (mode != "rw") return fail(Errc::InvalidInput, "disk mode must be ',ro' or ',rw'");
+        const auto access = parse_disk_access(text.substr(comma + 1));
+        if (!access) return fail(Errc::InvalidInput, "disk mode must be ',ro' or ',rw'");
+        d.access = *access;
         path = text.substr(0, comma);
     }
     if (path.empty()) return fail(Errc::InvalidInput, "disk path is empty");

@@ -17,9 +17,9 @@ TEST(ParseDisk, ModesAndErrors)
     auto d = parse_disk("data.img");
     ASSERT_TRUE(d.has_value());
     EXPECT_EQ(d->path, "data.img");
-    EXPECT_FALSE(d->read_only);
-    EXPECT_TRUE(parse_disk("base.img,ro")->read_only);
-    EXPECT_FALSE(parse_disk("a,b.img,rw")->read_only);
+    EXPECT_EQ(d->access, moat::DiskAccess::ReadWrite);
+    EXPECT_EQ(parse_disk("base.img,ro")->access, moat::DiskAccess::ReadOnly);
+    EXPECT_EQ(parse_disk("a,b.img,rw")->access, moat::DiskAccess::ReadWrite);
     EXPECT_EQ(parse_disk("a,b.img,rw")->path, "a,b.img");
     EXPECT_FALSE(parse_disk("base.img,xx").has_value());
     EXPECT_FALSE(parse_disk(",ro").has_value());

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "base/unique_fd.hpp"
-#include "monitor/fdpass.hpp"
 #include "monitor/system.hpp"
 #include "policy/manifest.hpp"
 #include "policy/plan.hpp"

@@ -38,15 +38,19 @@
 #include "base/unique_fd.hpp"
 #include "monitor/audit.hpp"
 #include "monitor/control.hpp"
-#include "monitor/fdpass.hpp"
 #include "monitor/volume.hpp"
+#include "policy/decide.hpp"
 #include "policy/plan.hpp"
-#include "vmm/launch.hpp"
-#include "vmm/report.hpp"
+#include "protocol/exit_status.hpp"
+#include "protocol/fdpass.hpp"
+#include "protocol/launch.hpp"
+#include "protocol/limits.hpp"
+#include "protocol/report.hpp"
 
 namespace moat::monitor {
 
 using base::UniqueFd;
+using protocol::PeerCred;
 
 // ---- paths ----------------------------------------------------------------------------------
 
@@ -102,10 +106,11 @@ Ending describe_status(int status)
 {
     if (WIFEXITED(status)) {
         const int code = WEXITSTATUS(status);
-        if (code == 0) return {"guest ended (power off or reset)", true};
-        if (code == 1) return {"VM failed (exit status 1)", false};
-        if (code == 2) return {"VM could not be built (exit status 2)", false};
-        if (code > 128) return {"stopped by signal " + std::to_string(code - 128), false};
+        if (code == protocol::k_exit_guest_ended) return {"guest ended (power off or reset)", true};
+        if (code == protocol::k_exit_vm_failed) return {"VM failed (exit status 1)", false};
+        if (code == protocol::k_exit_usage) return {"VM could not be built (exit status 2)", false};
+        if (code > protocol::k_exit_signal_base)
+            return {"stopped by signal " + std::to_string(code - protocol::k_exit_signal_base), false};
         return {"exit status " + std::to_string(code), false};
     }
     if (WIFSIGNALED(status)) return {std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
@@ -283,7 +288,7 @@ bool System::open_files()
         }
         for (const auto& d : spec.disks) {
             const auto& vol = m_m.volumes[d.index];
-            const bool rw = d.mode == policy::DiskMode::ReadWrite;
+            const bool rw = d.mode == DiskAccess::ReadWrite;
             // Exactly as decided: a read-only attach gets a descriptor that cannot write.
             UniqueFd fd(::open(vol.path.path.c_str(), (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));
             if (!fd.valid()) {
@@ -327,7 +332,7 @@ bool System::open_files()
     // Last, so that every file of the manifest is named first when it is wrong.
     m_kvm = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
     if (!m_kvm.valid()) {
-        std::fprintf(stderr, "moat: %s\n", vmm::dev_kvm_error(errno).c_str());
+        std::fprintf(stderr, "moat: %s\n", protocol::dev_kvm_error(errno).c_str());
         return false;
     }
     return true;
@@ -402,7 +407,7 @@ bool System::spawn(Vm& v)
         if (::getppid() != monitor) ::_exit(127);
         ::setpgid(0, 0);  // Ctrl-C on the terminal reaches the monitor, which stops the VMs in order
         if (::dup2(m_null.get(), 0) < 0) ::_exit(127);
-        if (!vmm::install_launch_socket(theirs.get())) ::_exit(127);
+        if (!protocol::install_launch_socket(theirs.get())) ::_exit(127);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -418,7 +423,7 @@ bool System::spawn(Vm& v)
 
     // The record authorising the hand-over is durable before the descriptors leave.
     std::string disks;
-    for (const auto& d : spec.disks) disks += (disks.empty() ? "" : ",") + d.volume + ":" + policy::to_string(d.mode);
+    for (const auto& d : spec.disks) disks += (disks.empty() ? "" : ",") + d.volume + ":" + to_string(d.mode);
     if (!audit("vm.start", {{"vm", std::string_view(spec.name)},
                             {"pid", std::int64_t{pid}},
                             {"label", std::string_view(policy::format_label(m_m.lattice, spec.label))},
@@ -428,26 +433,22 @@ bool System::spawn(Vm& v)
         return false;
     }
 
-    vmm::VmLaunch l;
+    protocol::VmLaunch l;
     l.name = spec.name;
     l.cmdline = spec.cmdline.value_or(m_o.default_cmdline);
-    l.memory = spec.memory;
+    l.memory = protocol::round_memory(spec.memory);
     l.cpus = spec.cpus;
-    l.initrd = v.initrd.valid();
+    l.supervision = protocol::Supervision::Monitored;
     l.input_names["kernel"] = "kernel '" + spec.kernel.written + "'";
     if (spec.initrd) l.input_names["initrd"] = "initrd '" + spec.initrd->written + "'";
-    for (std::size_t i = 0; i < spec.disks.size(); ++i)
-        l.input_names["disk " + std::to_string(i)] = "volume '" + spec.disks[i].volume + "'";
-    std::vector<int> fds{m_kvm.get(), v.kernel.get()};
-    if (v.initrd.valid()) fds.push_back(v.initrd.get());
+    protocol::LaunchFds fds{m_kvm.get(), v.kernel.get(), v.initrd.valid() ? v.initrd.get() : -1, {}, STDOUT_FILENO,
+                            v.log.get()};
     for (std::size_t i = 0; i < spec.disks.size(); ++i) {
-        l.disk_writable.push_back(spec.disks[i].mode == policy::DiskMode::ReadWrite);
-        fds.push_back(v.disks[i].get());
+        l.disks.push_back(spec.disks[i].mode);
+        l.input_names["disk " + std::to_string(i)] = "volume '" + spec.disks[i].volume + "'";
+        fds.disks.push_back(v.disks[i].get());
     }
-    fds.push_back(STDOUT_FILENO);
-    fds.push_back(v.log.get());
-    const std::string payload = vmm::encode_launch(l);
-    if (auto r = send_message(v.sock.get(), std::as_bytes(std::span(payload.data(), payload.size())), fds); !r) {
+    if (auto r = protocol::send_launch(v.sock.get(), l, fds); !r) {
         std::fprintf(stderr, "moat: %s: handing over descriptors: %s\n", spec.name.c_str(),
                      describe(r.error()).c_str());
         ::kill(pid, SIGKILL);  // its exit is reaped and audited like any other
@@ -536,7 +537,7 @@ void System::on_child_exit(pid_t pid, int status)
 void System::on_vm_report(std::uint32_t index)
 {
     Vm& v = m_vms[index];
-    vmm::Report r{};
+    protocol::Report r{};
     const ssize_t n = ::recv(v.sock.get(), &r, sizeof r, MSG_DONTWAIT | MSG_TRUNC);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         ::epoll_ctl(m_ep.get(), EPOLL_CTL_DEL, v.sock.get(), nullptr);  // it is ending; SIGCHLD follows
@@ -545,8 +546,8 @@ void System::on_vm_report(std::uint32_t index)
     }
     if (n < 0) return;
     const auto& disks = v.spec->disks;
-    if (n != static_cast<ssize_t>(sizeof r) || r.kind != static_cast<std::uint32_t>(vmm::ReportKind::DeniedWrite) ||
-        r.disk >= disks.size() || r.count == 0 || disks[r.disk].mode != policy::DiskMode::ReadOnly) {
+    if (n != static_cast<ssize_t>(sizeof r) || r.kind != static_cast<std::uint32_t>(protocol::ReportKind::DeniedWrite) ||
+        r.disk >= disks.size() || r.count == 0 || disks[r.disk].mode != DiskAccess::ReadOnly) {
         audit("vm.bad_report", {{"vm", std::string_view(v.spec->name)}, {"bytes", std::int64_t{n}}});
         return;
     }
@@ -555,7 +556,7 @@ void System::on_vm_report(std::uint32_t index)
     audit("vm.denied_write", {{"vm", std::string_view(v.spec->name)},
                               {"volume", std::string_view(volume)},
                               {"count", count},
-                              {"rule", "ReadDown"},
+                              {"rule", policy::rule_name(policy::Rule::ReadDown)},
                               {"detail", "read-only attach: the guest's writes fail with an I/O error"}});
     std::fprintf(stderr, "moat: %s: %lld write%s to read-only volume %s refused\n", v.spec->name.c_str(),
                  static_cast<long long>(count), count == 1 ? "" : "s", volume.c_str());
@@ -569,7 +570,7 @@ void System::on_accept()
         // A client that never finishes its request holds a slot; past the limit, new ones are
         // turned away, so a stuck client cannot exhaust the monitor's descriptors.
         if (m_clients.size() >= k_max_clients) continue;
-        auto cred = peer_credentials(fd.get());
+        auto cred = protocol::peer_credentials(fd.get());
         if (!cred) continue;
         const std::uint32_t id = m_next_client++;
         if (!watch(fd.get(), tag(Tag::Client, id))) continue;
@@ -689,9 +690,9 @@ void System::handle_request(Client& c, const Request& r)
         // The client's connection itself goes to the VM process, which streams the console
         // over it; the monitor keeps no copy and never sees the bytes.
         reply(c, R"({"ok":true})");
-        const vmm::Report msg{static_cast<std::uint32_t>(vmm::ReportKind::AttachConsole), 0, 0};
+        const protocol::Report msg{static_cast<std::uint32_t>(protocol::ReportKind::AttachConsole), 0, 0};
         const int fds[] = {c.fd.get()};
-        if (auto s = send_message(vm->sock.get(), std::as_bytes(std::span(&msg, 1)), fds); !s)
+        if (auto s = protocol::send_message(vm->sock.get(), std::as_bytes(std::span(&msg, 1)), fds); !s)
             std::fprintf(stderr, "moat: %s: attaching a console: %s\n", vm->spec->name.c_str(),
                          describe(s.error()).c_str());
         return;

@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "base/size.hpp"
+#include "protocol/limits.hpp"
 
 namespace moat::policy {
 
@@ -359,9 +360,9 @@ Result<std::vector<DiskRef>> Parser::disks(const Manifest& m, const toml::node& 
             } else if (kk->str() == "mode") {
                 const std::string sub = dotted(ekey, "mode");
                 const std::string mode = MOAT_TRY(string(*vv, sub));
-                if (mode == "ro") d.mode = DiskMode::ReadOnly;
-                else if (mode == "rw") d.mode = DiskMode::ReadWrite;
-                else return error(line_of(*vv), sub, "bad mode " + quoted(mode) + " (use \"ro\" or \"rw\")");
+                const auto access = parse_disk_access(mode);
+                if (!access) return error(line_of(*vv), sub, "bad mode " + quoted(mode) + " (use \"ro\" or \"rw\")");
+                d.mode = *access;
             } else {
                 return unknown_key(*kk, ekey, "volume, mode");
             }
@@ -415,12 +416,11 @@ Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::
             const std::string text = MOAT_TRY(string(*vv, sub));
             auto size = parse_size(text);
             if (!size) return error(line_of(*vv), sub, "bad size " + quoted(text) + ": " + size.error().what);
-            if (*size < kMinVmMemory) return error(line_of(*vv), sub, quoted(text) + " is below the minimum of 16M");
-            if (*size > kMaxVmMemory) return error(line_of(*vv), sub, quoted(text) + " is above the maximum of 1T");
+            if (auto ok = protocol::check_memory(*size); !ok) return error(line_of(*vv), sub, quoted(text) + " is " + ok.error().what);
             vm.memory = *size;
             vm.memory_line = line_of(*vv);
         } else if (kname == "cpus") {
-            vm.cpus = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, sub, 1, kMaxVmCpus)));
+            vm.cpus = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, sub, 1, protocol::k_max_vcpus)));
             vm.cpus_line = line_of(*vv);
         } else if (kname == "disks") {
             vm.disks = MOAT_TRY(disks(m, *vv, sub));
@@ -543,7 +543,6 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view source_n
     return Parser(source_name, base_dir, err).parse(text);
 }
 
-const char* to_string(DiskMode mode) { return mode == DiskMode::ReadOnly ? "ro" : "rw"; }
 
 const char* to_string(Restart restart) { return restart == Restart::Never ? "never" : "on-failure"; }
 

@@ -8,16 +8,15 @@
 #include <string_view>
 #include <vector>
 
+#include "base/disk_access.hpp"
 #include "base/result.hpp"
 #include "policy/label.hpp"
 #include "policy/lattice.hpp"
 
 namespace moat::policy {
 
-inline constexpr std::uint64_t kMinVmMemory = 16ull << 20;      // below this no useful guest fits
-inline constexpr std::uint64_t kMaxVmMemory = 1ull << 40;       // 1T: a sanity bound, not host RAM
+// A VM's memory and vCPUs are checked against protocol/limits.hpp, as for `moat run`.
 inline constexpr std::uint64_t kDefaultVmMemory = 256ull << 20;
-inline constexpr std::uint32_t kMaxVmCpus = 255;                // xAPIC ids 0..254 (255 is broadcast)
 inline constexpr std::uint32_t kDefaultMaxRestarts = 3;
 inline constexpr std::uint32_t kMaxMaxRestarts = 100;
 inline constexpr std::size_t kMaxNameLength = 32;
@@ -41,12 +40,10 @@ struct VolumeSpec {
     std::uint32_t label_line = 0;  // the `label` key
 };
 
-enum class DiskMode : std::uint8_t { ReadOnly, ReadWrite };
-
 struct DiskRef {
     std::string volume;     // a volume's name
     std::size_t index = 0;  // into Manifest::volumes; always valid
-    DiskMode mode = DiskMode::ReadOnly;
+    DiskAccess mode = DiskAccess::ReadOnly;
     std::uint32_t line = 0;  // the disks entry
 };
 
@@ -58,8 +55,8 @@ struct VmSpec {
     PathRef kernel;
     std::optional<PathRef> initrd;
     std::optional<std::string> cmdline;  // absent: the VMM's default command line
-    std::uint64_t memory = kDefaultVmMemory;  // bytes, kMinVmMemory..kMaxVmMemory
-    std::uint32_t cpus = 1;                   // 1..kMaxVmCpus
+    std::uint64_t memory = kDefaultVmMemory;  // bytes, protocol::check_memory
+    std::uint32_t cpus = 1;                   // protocol::check_cpus
     std::vector<DiskRef> disks;               // in manifest order; no volume twice
     Restart restart = Restart::Never;
     std::uint32_t max_restarts = kDefaultMaxRestarts;  // 0..kMaxMaxRestarts
@@ -107,7 +104,6 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view source_n
 // Lexical join: `path` if it is absolute or base_dir is empty, else base_dir + "/" + path.
 std::string join_path(std::string_view base_dir, std::string_view path);
 
-const char* to_string(DiskMode mode);   // "ro" / "rw"
 const char* to_string(Restart restart);  // "never" / "on-failure"
 
 }  // namespace moat::policy

@@ -131,7 +131,7 @@ TEST(Manifest, DesignExample)
     ASSERT_EQ(web.disks.size(), 1u);
     EXPECT_EQ(web.disks[0].volume, "base");
     EXPECT_EQ(web.disks[0].index, 0u);
-    EXPECT_EQ(web.disks[0].mode, DiskMode::ReadOnly);
+    EXPECT_EQ(web.disks[0].mode, DiskAccess::ReadOnly);
     EXPECT_EQ(web.disks[0].line, 19u);
     EXPECT_EQ(web.restart, Restart::Never);
     EXPECT_EQ(web.max_restarts, kDefaultMaxRestarts);
@@ -175,7 +175,7 @@ TEST(Manifest, DemoFileParses)
     EXPECT_EQ(r->vms[1].cmdline, "console=ttyS0 reboot=k panic=1 pci=off quiet moat_action=demo");
     ASSERT_EQ(r->vms[1].disks.size(), 2u);
     EXPECT_EQ(r->vms[1].disks[1].index, 1u);
-    EXPECT_EQ(r->vms[1].disks[1].mode, DiskMode::ReadWrite);
+    EXPECT_EQ(r->vms[1].disks[1].mode, DiskAccess::ReadWrite);
 }
 
 TEST(Manifest, AllVmKeys)
@@ -199,7 +199,7 @@ disks = [{ volume = "base" }]
     EXPECT_EQ(vm.restart_line, 17u);
     EXPECT_EQ(vm.max_restarts, 0u);
     ASSERT_EQ(vm.disks.size(), 1u);
-    EXPECT_EQ(vm.disks[0].mode, DiskMode::ReadOnly);  // default mode
+    EXPECT_EQ(vm.disks[0].mode, DiskAccess::ReadOnly);  // default mode
     EXPECT_EQ(to_string(vm.disks[0].mode), std::string("ro"));
     EXPECT_EQ(to_string(vm.restart), std::string("on-failure"));
 }
@@ -245,7 +245,7 @@ volume = "a"
     EXPECT_TRUE(r->lattice.categories().empty());
     ASSERT_EQ(r->vms[0].disks.size(), 2u);
     EXPECT_EQ(r->vms[0].disks[0].index, 1u);
-    EXPECT_EQ(r->vms[0].disks[0].mode, DiskMode::ReadWrite);
+    EXPECT_EQ(r->vms[0].disks[0].mode, DiskAccess::ReadWrite);
     EXPECT_EQ(r->vms[0].disks[1].index, 0u);
 }
 

@@ -52,7 +52,7 @@ std::vector<PlannedDecision> plan(const Manifest& m)
         for (const DiskRef& disk : vm.disks) {
             MOAT_CHECK(disk.index < m.volumes.size());
             const VolumeSpec& volume = m.volumes[disk.index];
-            const Act act = disk.mode == DiskMode::ReadWrite ? Act::ReadWriteVolume : Act::ReadVolume;
+            const Act act = disk.mode == DiskAccess::ReadWrite ? Act::ReadWriteVolume : Act::ReadVolume;
             out.push_back(PlannedDecision{vm.name, "volume " + volume.name, act, vm.label, volume.label,
                                           decide(act, vm.label, volume.label), disk.line});
         }

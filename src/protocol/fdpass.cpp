@@ -1,5 +1,5 @@
 // SCM_RIGHTS descriptor passing over SOCK_SEQPACKET Unix sockets (unix(7), cmsg(3)).
-#include "monitor/fdpass.hpp"
+#include "protocol/fdpass.hpp"
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -8,18 +8,18 @@
 #include <cerrno>
 #include <cstring>
 
-namespace moat::monitor {
+namespace moat::protocol {
 
 namespace {
 
-constexpr std::size_t kControlSpace = CMSG_SPACE(sizeof(int) * kMaxMessageFds);
+constexpr std::size_t k_control_space = CMSG_SPACE(sizeof(int) * k_max_message_fds);
 
-// Room for one SCM_RIGHTS header carrying kMaxMessageFds descriptors, aligned for cmsghdr
+// Room for one SCM_RIGHTS header carrying k_max_message_fds descriptors, aligned for cmsghdr
 // (cmsg(3)). A receiver sized this way gets MSG_CTRUNC, never more descriptors, from a sender
 // that attaches too many; the kernel closes the ones that did not fit.
 union ControlBuffer {
     cmsghdr header;
-    std::array<unsigned char, kControlSpace> bytes;
+    std::array<unsigned char, k_control_space> bytes;
 };
 
 }  // namespace
@@ -27,8 +27,8 @@ union ControlBuffer {
 Result<void> send_message(int sock, std::span<const std::byte> payload, std::span<const int> fds)
 {
     if (payload.empty()) return fail(Errc::InvalidInput, "message payload is empty");
-    if (payload.size() > kMaxMessagePayload) return fail(Errc::OutOfRange, "message payload is too large");
-    if (fds.size() > kMaxMessageFds) return fail(Errc::OutOfRange, "message carries too many descriptors");
+    if (payload.size() > k_max_message_payload) return fail(Errc::OutOfRange, "message payload is too large");
+    if (fds.size() > k_max_message_fds) return fail(Errc::OutOfRange, "message carries too many descriptors");
 
     // SAFETY: sendmsg only reads through iov_base; iovec has no const variant.
     iovec iov{const_cast<std::byte*>(payload.data()), payload.size()};
@@ -60,7 +60,7 @@ Result<void> send_message(int sock, std::span<const std::byte> payload, std::spa
 
 Result<Received> recv_message(int sock, std::size_t max_payload)
 {
-    if (max_payload == 0 || max_payload > kMaxMessagePayload)
+    if (max_payload == 0 || max_payload > k_max_message_payload)
         return fail(Errc::OutOfRange, "message buffer size is out of range");
 
     Received r;
@@ -88,8 +88,8 @@ Result<Received> recv_message(int sock, std::size_t max_payload)
             continue;
         }
         const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        std::array<int, kMaxMessageFds> fds{};
-        // The control buffer holds at most kMaxMessageFds descriptors in all.
+        std::array<int, k_max_message_fds> fds{};
+        // The control buffer holds at most k_max_message_fds descriptors in all.
         MOAT_CHECK(r.fds.size() + count <= fds.size());
         std::memcpy(fds.data(), CMSG_DATA(c), count * sizeof(int));
         for (std::size_t i = 0; i < count; ++i) r.fds.emplace_back(fds[i]);
@@ -112,4 +112,4 @@ Result<PeerCred> peer_credentials(int sock)
     return PeerCred{cred.pid, cred.uid, cred.gid};
 }
 
-}  // namespace moat::monitor
+}  // namespace moat::protocol

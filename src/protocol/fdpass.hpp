@@ -11,12 +11,12 @@
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 
-namespace moat::monitor {
+namespace moat::protocol {
 
-inline constexpr std::size_t kMaxMessagePayload = 64 * 1024;
-inline constexpr std::size_t kMaxMessageFds = 32;
+inline constexpr std::size_t k_max_message_payload = 64 * 1024;
+inline constexpr std::size_t k_max_message_fds = 32;
 
-// Sends one message: `payload` (1..kMaxMessagePayload bytes) plus up to kMaxMessageFds
+// Sends one message: `payload` (1..k_max_message_payload bytes) plus up to k_max_message_fds
 // descriptors, which the receiver gets as duplicates; the caller keeps its own. The socket is
 // expected to be SOCK_SEQPACKET (one send is one message). An empty payload is refused
 // (Errc::InvalidInput) because a zero-length record is how recv_message recognises EOF; too
@@ -29,8 +29,8 @@ struct Received {
     std::vector<base::UniqueFd> fds;  // O_CLOEXEC, owned by the caller
 };
 
-// Receives one message of at most `max_payload` bytes (1..kMaxMessagePayload, else
-// Errc::OutOfRange) and up to kMaxMessageFds descriptors, opened close-on-exec.
+// Receives one message of at most `max_payload` bytes (1..k_max_message_payload, else
+// Errc::OutOfRange) and up to k_max_message_fds descriptors, opened close-on-exec.
 // EOF (the peer closed, or sent a zero-length record carrying nothing) returns an empty payload
 // and no fds. A message whose payload or descriptors did not fit (MSG_TRUNC / MSG_CTRUNC), a
 // zero-length record carrying descriptors, and ancillary data other than SCM_RIGHTS are
@@ -48,4 +48,4 @@ struct PeerCred {
 // kernel at that moment (SO_PEERCRED, unix(7)); they are not the peer's current ones.
 Result<PeerCred> peer_credentials(int sock);
 
-}  // namespace moat::monitor
+}  // namespace moat::protocol

@@ -1,6 +1,6 @@
 // Descriptor passing: round trips through a socketpair, limits, truncation without leaks, EOF
 // and peer credentials.
-#include "monitor/fdpass.hpp"
+#include "protocol/fdpass.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <string_view>
 
 using namespace moat;
-using namespace moat::monitor;
+using namespace moat::protocol;
 using moat::base::UniqueFd;
 
 namespace {
@@ -124,17 +124,17 @@ TEST(FdPass, PayloadWithoutDescriptorsAndLimitsExactly)
     EXPECT_EQ(text(got->payload), "hello");
     EXPECT_TRUE(got->fds.empty());
 
-    // The largest message: kMaxMessagePayload bytes and kMaxMessageFds descriptors.
-    std::vector<std::byte> big(kMaxMessagePayload, std::byte{0x5a});
-    std::vector<int> fds(kMaxMessageFds, STDERR_FILENO);
+    // The largest message: k_max_message_payload bytes and k_max_message_fds descriptors.
+    std::vector<std::byte> big(k_max_message_payload, std::byte{0x5a});
+    std::vector<int> fds(k_max_message_fds, STDERR_FILENO);
     int sndbuf = 1 << 20;
     ASSERT_EQ(::setsockopt(s.a.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
     auto sent = send_message(s.a.get(), big, fds);
     ASSERT_TRUE(sent.has_value()) << sent.error().what << ": " << std::strerror(sent.error().sys_errno);
-    auto all = recv_message(s.b.get(), kMaxMessagePayload);
+    auto all = recv_message(s.b.get(), k_max_message_payload);
     ASSERT_TRUE(all.has_value()) << all.error().what;
     EXPECT_EQ(all->payload, big);
-    EXPECT_EQ(all->fds.size(), kMaxMessageFds);
+    EXPECT_EQ(all->fds.size(), k_max_message_fds);
 }
 
 TEST(FdPass, SendRefusesEmptyOversizedAndTooManyDescriptors)
@@ -144,12 +144,12 @@ TEST(FdPass, SendRefusesEmptyOversizedAndTooManyDescriptors)
     ASSERT_FALSE(empty.has_value());
     EXPECT_EQ(empty.error().code, Errc::InvalidInput);
 
-    std::vector<std::byte> big(kMaxMessagePayload + 1);
+    std::vector<std::byte> big(k_max_message_payload + 1);
     auto large = send_message(s.a.get(), big, {});
     ASSERT_FALSE(large.has_value());
     EXPECT_EQ(large.error().code, Errc::OutOfRange);
 
-    std::vector<int> fds(kMaxMessageFds + 1, STDERR_FILENO);
+    std::vector<int> fds(k_max_message_fds + 1, STDERR_FILENO);
     auto many = send_message(s.a.get(), bytes("x"), fds);
     ASSERT_FALSE(many.has_value());
     EXPECT_EQ(many.error().code, Errc::OutOfRange);
@@ -170,7 +170,7 @@ TEST(FdPass, RecvRefusesBufferSizeOutOfRange)
 {
     Pair s = seqpacket_pair();
     EXPECT_EQ(recv_message(s.b.get(), 0).error().code, Errc::OutOfRange);
-    EXPECT_EQ(recv_message(s.b.get(), kMaxMessagePayload + 1).error().code, Errc::OutOfRange);
+    EXPECT_EQ(recv_message(s.b.get(), k_max_message_payload + 1).error().code, Errc::OutOfRange);
 }
 
 TEST(FdPass, TruncatedPayloadIsRefusedAndItsDescriptorsClosed)
@@ -195,7 +195,7 @@ TEST(FdPass, TruncatedPayloadIsRefusedAndItsDescriptorsClosed)
 TEST(FdPass, TooManyIncomingDescriptorsAreRefusedWithoutLeaks)
 {
     Pair s = seqpacket_pair();
-    raw_send(s.a.get(), "flood", STDERR_FILENO, kMaxMessageFds + 8);
+    raw_send(s.a.get(), "flood", STDERR_FILENO, k_max_message_fds + 8);
     const int before = open_fd_count();
     auto got = recv_message(s.b.get(), 64);
     ASSERT_FALSE(got.has_value());

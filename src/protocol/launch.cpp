@@ -1,5 +1,5 @@
 // The launch message to a VM process (see launch.hpp).
-#include "vmm/launch.hpp"
+#include "protocol/launch.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,15 +8,19 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <span>
 
-namespace moat::vmm {
+#include "protocol/fdpass.hpp"
+#include "protocol/limits.hpp"
 
-std::string encode_launch(const VmLaunch& l)
+namespace moat::protocol {
+
+std::string encode_launch(const VmLaunch& l, bool initrd)
 {
     std::string s = "name " + l.name + "\nmemory " + std::to_string(l.memory) + "\ncpus " +
-                    std::to_string(l.cpus) + "\ninitrd " + (l.initrd ? "1" : "0") + "\n";
-    for (bool w : l.disk_writable) s += w ? "disk rw\n" : "disk ro\n";
-    if (l.standalone) s += "standalone 1\n";
+                    std::to_string(l.cpus) + "\ninitrd " + (initrd ? "1" : "0") + "\n";
+    for (DiskAccess a : l.disks) s += std::string("disk ") + to_string(a) + "\n";
+    if (l.supervision == Supervision::Standalone) s += "standalone 1\n";
     if (l.verbose) s += "verbose 1\n";
     for (const auto& [input, text] : l.input_names) {
         std::string t = text;
@@ -27,9 +31,10 @@ std::string encode_launch(const VmLaunch& l)
     return s;
 }
 
-Result<VmLaunch> decode_launch(std::string_view text)
+Result<Decoded> decode_launch(std::string_view text)
 {
-    VmLaunch l;
+    Decoded d;
+    VmLaunch& l = d.vm;
     bool have_name = false, have_memory = false, have_cmdline = false;
     while (!text.empty()) {
         std::size_t nl = text.find('\n');
@@ -54,25 +59,29 @@ Result<VmLaunch> decode_launch(std::string_view text)
             l.name = value;
             have_name = true;
         } else if (key == "memory") {
-            if (!number(l.memory)) return fail(Errc::InvalidInput, "launch message: bad memory");
+            if (!number(l.memory) || !check_memory(l.memory) || l.memory != round_memory(l.memory))
+                return fail(Errc::InvalidInput, "launch message: bad memory");
             have_memory = true;
         } else if (key == "cpus") {
             std::uint64_t c = 0;
-            if (!number(c) || c == 0 || c > 255) return fail(Errc::InvalidInput, "launch message: bad cpus");
+            if (!number(c) || !check_cpus(c)) return fail(Errc::InvalidInput, "launch message: bad cpus");
             l.cpus = static_cast<std::uint32_t>(c);
         } else if (key == "initrd") {
-            if (!flag(l.initrd)) return fail(Errc::InvalidInput, "launch message: bad initrd flag");
+            if (!flag(d.initrd)) return fail(Errc::InvalidInput, "launch message: bad initrd flag");
         } else if (key == "disk") {
-            if (value != "ro" && value != "rw") return fail(Errc::InvalidInput, "launch message: bad disk mode");
-            l.disk_writable.push_back(value == "rw");
+            const auto access = parse_disk_access(value);
+            if (!access) return fail(Errc::InvalidInput, "launch message: bad disk mode");
+            l.disks.push_back(*access);
         } else if (key == "standalone") {
-            if (!flag(l.standalone)) return fail(Errc::InvalidInput, "launch message: bad standalone flag");
+            bool standalone = false;
+            if (!flag(standalone)) return fail(Errc::InvalidInput, "launch message: bad standalone flag");
+            l.supervision = standalone ? Supervision::Standalone : Supervision::Monitored;
         } else if (key == "verbose") {
             if (!flag(l.verbose)) return fail(Errc::InvalidInput, "launch message: bad verbose flag");
         } else if (key == "input") {
             const auto eq = value.find('=');
             if (eq == 0 || eq == std::string_view::npos) return fail(Errc::InvalidInput, "launch message: bad input name");
-            if (l.input_names.size() == kMaxLaunchInputNames)
+            if (l.input_names.size() == k_max_launch_input_names)
                 return fail(Errc::InvalidInput, "launch message: too many input names");
             l.input_names[std::string(value.substr(0, eq))] = value.substr(eq + 1);
         } else if (key == "cmdline") {
@@ -83,20 +92,66 @@ Result<VmLaunch> decode_launch(std::string_view text)
         }
     }
     if (!have_name || !have_memory || !have_cmdline) return fail(Errc::InvalidInput, "launch message incomplete");
+    return d;
+}
+
+std::size_t launch_fd_count(const Decoded& d)
+{
+    const bool monitored = d.vm.supervision == Supervision::Monitored;
+    return 2 + (d.initrd ? 1 : 0) + d.vm.disks.size() + (monitored ? 2 : 0);
+}
+
+Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
+{
+    const bool monitored = l.supervision == Supervision::Monitored;
+    if (!check_memory(l.memory) || l.memory != round_memory(l.memory))
+        return fail(Errc::InvalidInput, "launch: memory out of range or not whole pages");
+    if (!check_cpus(l.cpus)) return fail(Errc::InvalidInput, "launch: vCPU count out of range");
+    if (fds.kvm < 0 || fds.kernel < 0) return fail(Errc::InvalidInput, "launch: no /dev/kvm or kernel descriptor");
+    if (fds.disks.size() != l.disks.size()) return fail(Errc::InvalidInput, "launch: not one descriptor per disk");
+    if (monitored != (fds.console_out >= 0) || monitored != (fds.console_log >= 0))
+        return fail(Errc::InvalidInput, "launch: console descriptors go with a monitored VM, and only with one");
+
+    std::vector<int> raw{fds.kvm, fds.kernel};
+    if (fds.initrd >= 0) raw.push_back(fds.initrd);
+    raw.insert(raw.end(), fds.disks.begin(), fds.disks.end());
+    if (monitored) {
+        raw.push_back(fds.console_out);
+        raw.push_back(fds.console_log);
+    }
+    const std::string payload = encode_launch(l, fds.initrd >= 0);
+    return send_message(sock, std::as_bytes(std::span(payload.data(), payload.size())), raw);
+}
+
+Result<Launch> receive_launch(int sock)
+{
+    auto msg = MOAT_TRY(recv_message(sock, k_max_message_payload));
+    if (msg.payload.empty()) return fail(Errc::NotFound, "no launch message");
+    auto d = MOAT_TRY(decode_launch(
+        std::string_view(reinterpret_cast<const char*>(msg.payload.data()), msg.payload.size())));
+    if (msg.fds.size() != launch_fd_count(d))
+        return fail(Errc::InvalidInput, "launch message: descriptors do not match the message");
+
+    Launch l;
+    auto next = msg.fds.begin();
+    l.kvm = std::move(*next++);
+    l.kernel = std::move(*next++);
+    if (d.initrd) l.initrd = std::move(*next++);
+    for (std::size_t i = 0; i < d.vm.disks.size(); ++i) l.disks.push_back(std::move(*next++));
+    if (d.vm.supervision == Supervision::Monitored) {
+        l.console_out = std::move(*next++);
+        l.console_log = std::move(*next++);
+    }
+    l.vm = std::move(d.vm);
     return l;
 }
 
 bool install_launch_socket(int fd)
 {
     // dup2 onto itself would keep FD_CLOEXEC: clear it instead.
-    const bool moved = fd == kLaunchFd ? ::fcntl(kLaunchFd, F_SETFD, 0) == 0 : ::dup2(fd, kLaunchFd) == kLaunchFd;
-    if (moved) ::close_range(kLaunchFd + 1, ~0u, 0);
+    const bool moved = fd == k_launch_fd ? ::fcntl(k_launch_fd, F_SETFD, 0) == 0 : ::dup2(fd, k_launch_fd) == k_launch_fd;
+    if (moved) ::close_range(k_launch_fd + 1, ~0u, 0);
     return moved;
-}
-
-std::size_t launch_fd_count(const VmLaunch& l)
-{
-    return 2 + (l.initrd ? 1 : 0) + l.disk_writable.size() + (l.standalone ? 0 : 2);
 }
 
 std::string dev_kvm_error(int err)
@@ -109,4 +164,4 @@ std::string dev_kvm_error(int err)
     return s;
 }
 
-}  // namespace moat::vmm
+}  // namespace moat::protocol

@@ -1,8 +1,8 @@
 // The first message a VM process (`moat-vmm`) receives, over the SOCK_SEQPACKET socket on its
-// fd 3, with SCM_RIGHTS: what to build, as "key value" lines. Its descriptors come in this
-// order: /dev/kvm, kernel, initrd (if `initrd`), one per disk, then, for a VM of a system, its
-// console output and console log. The monitor (`moat up`) or `moat run` encodes it; the VM
-// process decodes it (it trusts its sender, but still checks what it relies on). report.hpp is
+// fd 3, with SCM_RIGHTS: what to build, as "key value" lines, and the descriptors to build it
+// from. `moat run` and the monitor (`moat up`) both send it with send_launch, which puts the
+// descriptors in the order the message implies; the VM process takes it apart with
+// receive_launch (it trusts its sender, but still checks what it relies on). report.hpp is
 // the other direction of the same socket.
 #pragma once
 
@@ -12,48 +12,88 @@
 #include <string_view>
 #include <vector>
 
+#include "base/disk_access.hpp"
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 
-namespace moat::vmm {
+namespace moat::protocol {
+
+// Who a VM process answers to.
+enum class Supervision : std::uint8_t {
+    // `moat run`: the console is the process's stdin/stdout, read-only disks are announced to
+    // the guest (VIRTIO_BLK_F_RO), and nobody listens on the socket.
+    Standalone,
+    // A VM of a system: the console goes to the two descriptors passed, read-only disks are
+    // not announced (every write attempt is refused and reported), and the socket stays open
+    // to the monitor.
+    Monitored,
+};
 
 struct VmLaunch {
     std::string name;  // the VM's name in a system; "" for `moat run`
     std::string cmdline;
-    std::uint64_t memory = 0;
-    std::uint32_t cpus = 1;
-    bool initrd = false;
-    std::vector<bool> disk_writable;
-    // `moat run`: the console is the process's stdin/stdout, read-only disks are announced to
-    // the guest (VIRTIO_BLK_F_RO), and no monitor listens on the socket. Otherwise a VM of a
-    // system: the console goes to the two descriptors passed, read-only disks are not announced
-    // (every write attempt is reported), and the socket stays open to the monitor.
-    bool standalone = false;
+    std::uint64_t memory = 0;  // bytes: check_memory, whole pages
+    std::uint32_t cpus = 1;    // check_cpus
+    std::vector<DiskAccess> disks;
+    Supervision supervision = Supervision::Monitored;
     bool verbose = false;  // log at debug level
-    // How messages name an input at fault, keyed as Machine::build reports it ("kernel",
+    // How messages name an input at fault, keyed as the VM process reports it ("kernel",
     // "initrd", "memory", "disk N"): e.g. "--kernel 'bzImage'". Missing keys print as the key.
     std::map<std::string, std::string> input_names;
 };
 
-inline constexpr std::size_t kMaxLaunchInputNames = 64;
+inline constexpr std::size_t k_max_launch_input_names = 64;
+
+// The descriptors that go with a launch, borrowed from the sender (it keeps its own copies).
+struct LaunchFds {
+    int kvm = -1;
+    int kernel = -1;
+    int initrd = -1;         // -1: no initrd
+    std::vector<int> disks;  // one per VmLaunch::disks, opened as its DiskAccess says
+    int console_out = -1;    // Monitored only: the console's output and its log file
+    int console_log = -1;
+};
+
+// Checks the launch (limits, one descriptor per disk, console descriptors exactly when
+// Monitored; Errc::InvalidInput naming what is wrong), then sends the message and its
+// descriptors as one SCM_RIGHTS message.
+Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds);
+
+// What a VM process received: the message, and its descriptors by role, owned.
+struct Launch {
+    VmLaunch vm;
+    base::UniqueFd kvm, kernel, initrd;  // initrd invalid when there is none
+    std::vector<base::UniqueFd> disks;
+    base::UniqueFd console_out, console_log;  // Monitored only
+};
+
+// Receives and checks one launch. An empty message (the peer closed) is Errc::NotFound;
+// anything malformed, or descriptors that do not match the message, is Errc::InvalidInput.
+Result<Launch> receive_launch(int sock);
 
 // Where a VM process finds its launch socket (which stays its socket to the monitor).
-inline constexpr int kLaunchFd = 3;
+inline constexpr int k_launch_fd = 3;
 
-// Puts `fd` at kLaunchFd, kept across exec, and closes every descriptor above it, so that the
+// Puts `fd` at k_launch_fd, kept across exec, and closes every descriptor above it, so that the
 // program exec'd next holds only stdio and what the launch message hands it. Async-signal-safe
 // (the monitor calls it between fork and exec). False when the descriptor could not be moved.
 bool install_launch_socket(int fd);
 
-// The command line is the last field and runs to the message's final newline, so it may hold
-// any byte; an input name's newlines are sent as '?' (they only appear in messages).
-std::string encode_launch(const VmLaunch& l);
-Result<VmLaunch> decode_launch(std::string_view text);
+// The wire form. The command line is the last field and runs to the message's final newline,
+// so it may hold any byte; an input name's newlines are sent as '?' (they only appear in
+// messages). `initrd` says whether an initrd descriptor follows the kernel's.
+std::string encode_launch(const VmLaunch& l, bool initrd);
+struct Decoded {
+    VmLaunch vm;
+    bool initrd = false;
+};
+Result<Decoded> decode_launch(std::string_view text);
 
 // The number of descriptors a launch message must carry.
-std::size_t launch_fd_count(const VmLaunch& l);
+std::size_t launch_fd_count(const Decoded& d);
 
 // Why opening /dev/kvm (a launch's first descriptor) failed with `err`, as one line that names
 // the fix; `moat run` and the monitor open it only once every other input is known good.
 std::string dev_kvm_error(int err);
 
-}  // namespace moat::vmm
+}  // namespace moat::protocol

@@ -1,15 +1,36 @@
 // The launch message between the monitor and a VM process.
-#include "vmm/launch.hpp"
+#include "protocol/launch.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-namespace moat::vmm {
+#include <span>
+
+#include "protocol/fdpass.hpp"
+#include "protocol/limits.hpp"
+
+namespace moat::protocol {
 namespace {
+
+TEST(Limits, Boundaries)
+{
+    EXPECT_TRUE(check_memory(k_min_vm_memory));
+    EXPECT_TRUE(check_memory(k_max_vm_memory));
+    EXPECT_EQ(check_memory(k_min_vm_memory - 1).error().code, Errc::OutOfRange);
+    EXPECT_STREQ(check_memory(k_min_vm_memory - 1).error().what, "below the minimum of 16M");
+    EXPECT_STREQ(check_memory(k_max_vm_memory + 1).error().what, "above the maximum of 1T");
+    EXPECT_TRUE(check_cpus(1));
+    EXPECT_TRUE(check_cpus(k_max_vcpus));
+    EXPECT_STREQ(check_cpus(0).error().what, "a VM needs at least one vCPU");
+    EXPECT_STREQ(check_cpus(k_max_vcpus + 1).error().what, "above moat's limit of 255 (8-bit APIC ids)");
+    EXPECT_EQ(round_memory(1), 4096u);
+    EXPECT_EQ(round_memory(4096), 4096u);
+}
 
 TEST(LaunchMessage, RoundTrips)
 {
@@ -18,19 +39,18 @@ TEST(LaunchMessage, RoundTrips)
     l.cmdline = "console=ttyS0 moat_action=demo  with  spaces";
     l.memory = 512ull << 20;
     l.cpus = 2;
-    l.initrd = true;
-    l.disk_writable = {false, true};
-    auto d = decode_launch(encode_launch(l));
+    l.disks = {DiskAccess::ReadOnly, DiskAccess::ReadWrite};
+    auto d = decode_launch(encode_launch(l, true));
     ASSERT_TRUE(d.has_value());
-    EXPECT_EQ(d->name, l.name);
-    EXPECT_EQ(d->cmdline, l.cmdline);
-    EXPECT_EQ(d->memory, l.memory);
-    EXPECT_EQ(d->cpus, 2u);
+    EXPECT_EQ(d->vm.name, l.name);
+    EXPECT_EQ(d->vm.cmdline, l.cmdline);
+    EXPECT_EQ(d->vm.memory, l.memory);
+    EXPECT_EQ(d->vm.cpus, 2u);
     EXPECT_TRUE(d->initrd);
-    EXPECT_EQ(d->disk_writable, l.disk_writable);
-    EXPECT_FALSE(d->standalone);
-    EXPECT_FALSE(d->verbose);
-    EXPECT_TRUE(d->input_names.empty());
+    EXPECT_EQ(d->vm.disks, l.disks);
+    EXPECT_EQ(d->vm.supervision, Supervision::Monitored);
+    EXPECT_FALSE(d->vm.verbose);
+    EXPECT_TRUE(d->vm.input_names.empty());
     EXPECT_EQ(launch_fd_count(*d), 2u + 1u + 2u + 2u);  // kvm, kernel; initrd; disks; console out, log
 }
 
@@ -39,50 +59,148 @@ TEST(LaunchMessage, RoundTripsAStandaloneVm)
     VmLaunch l;
     l.cmdline = "console=ttyS0\nsecond line ends\n";  // the last field may hold newlines
     l.memory = 64ull << 20;
-    l.standalone = true;
+    l.supervision = Supervision::Standalone;
     l.verbose = true;
-    l.disk_writable = {true};
+    l.disks = {DiskAccess::ReadWrite};
     l.input_names = {{"kernel", "--kernel 'bzImage'"}, {"disk 0", "--disk 'a=b\nc'"}};
-    auto d = decode_launch(encode_launch(l));
+    auto d = decode_launch(encode_launch(l, false));
     ASSERT_TRUE(d.has_value());
-    EXPECT_EQ(d->name, "");
-    EXPECT_EQ(d->cmdline, l.cmdline);
-    EXPECT_TRUE(d->standalone);
-    EXPECT_TRUE(d->verbose);
+    EXPECT_EQ(d->vm.name, "");
+    EXPECT_EQ(d->vm.cmdline, l.cmdline);
+    EXPECT_EQ(d->vm.supervision, Supervision::Standalone);
+    EXPECT_TRUE(d->vm.verbose);
     EXPECT_FALSE(d->initrd);
-    EXPECT_EQ(d->input_names.at("kernel"), "--kernel 'bzImage'");
-    EXPECT_EQ(d->input_names.at("disk 0"), "--disk 'a=b?c'");  // a name's newline is sent as '?'
+    EXPECT_EQ(d->vm.input_names.at("kernel"), "--kernel 'bzImage'");
+    EXPECT_EQ(d->vm.input_names.at("disk 0"), "--disk 'a=b?c'");  // a name's newline is sent as '?'
     EXPECT_EQ(launch_fd_count(*d), 3u);  // kvm, kernel, one disk: the console is stdio
 }
 
 TEST(LaunchMessage, RefusesTooManyInputNames)
 {
-    std::string m = "name web\nmemory 1\n";
-    for (std::size_t i = 0; i <= kMaxLaunchInputNames; ++i) m += "input k" + std::to_string(i) + "=x\n";
+    std::string m = "name web\nmemory 16777216\n";
+    for (std::size_t i = 0; i <= k_max_launch_input_names; ++i) m += "input k" + std::to_string(i) + "=x\n";
     EXPECT_FALSE(decode_launch(m + "cmdline a\n").has_value());
 }
 
 TEST(LaunchMessage, RefusesMalformed)
 {
     const char* bad[] = {
-        "",                                                      // nothing
-        "name web\nmemory 1\n",                                  // no cmdline
-        "name web\nmemory x\ncmdline a\n",                       // bad number
-        "name web\nmemory 1\ncpus 0\ncmdline a\n",               // no vCPU
-        "name web\nmemory 1\ncpus 300\ncmdline a\n",             // too many
-        "name web\nmemory 1\ndisk maybe\ncmdline a\n",           // bad mode
-        "name web\nmemory 1\ncolour blue\ncmdline a\n",          // unknown key
-        "name web\nmemory 1\ncmdline a",                         // unterminated
-        "name\nmemory 1\ncmdline a\n",                           // no value
-        "name web\nmemory 1\ninitrd yes\ncmdline a\n",          // bad flag
-        "name web\nmemory 1\nstandalone 2\ncmdline a\n",        // bad flag
-        "name web\nmemory 1\nverbose \ncmdline a\n",            // bad flag
-        "name web\nmemory 1\ninput kernel\ncmdline a\n",        // input name without '='
-        "name web\nmemory 1\ninput =x\ncmdline a\n",            // input name without key
-        "name web\ncmdline a\nmemory 1\n",                       // the command line runs to the end
-        "cmdline",                                               // no value, no newline
+        "",                                                       // nothing
+        "name web\nmemory 16777216\n",                            // no cmdline
+        "name web\nmemory 1\ncmdline a\n",                        // below the minimum
+        "name web\nmemory 16777217\ncmdline a\n",                 // not whole pages
+        "name web\nmemory x\ncmdline a\n",                        // bad number
+        "name web\nmemory 16777216\ncpus 0\ncmdline a\n",         // no vCPU
+        "name web\nmemory 16777216\ncpus 300\ncmdline a\n",       // too many
+        "name web\nmemory 16777216\ndisk maybe\ncmdline a\n",     // bad mode
+        "name web\nmemory 16777216\ncolour blue\ncmdline a\n",    // unknown key
+        "name web\nmemory 16777216\ncmdline a",                   // unterminated
+        "name\nmemory 16777216\ncmdline a\n",                     // no value
+        "name web\nmemory 16777216\ninitrd yes\ncmdline a\n",     // bad flag
+        "name web\nmemory 16777216\nstandalone 2\ncmdline a\n",   // bad flag
+        "name web\nmemory 16777216\nverbose \ncmdline a\n",       // bad flag
+        "name web\nmemory 16777216\ninput kernel\ncmdline a\n",   // input name without '='
+        "name web\nmemory 16777216\ninput =x\ncmdline a\n",       // input name without key
+        "name web\ncmdline a\nmemory 1\n",                        // the command line runs to the end
+        "cmdline",                                                // no value, no newline
     };
     for (const char* b : bad) EXPECT_FALSE(decode_launch(b).has_value()) << b;
+    EXPECT_TRUE(decode_launch("name web\nmemory 16777216\ncmdline a\n").has_value());  // the smallest good one
+}
+
+// A socketpair as monitor and VM process have, and descriptors to pass: the receiver must get
+// each one in its role (checked by inode) and refuse a message its descriptors do not match.
+struct LaunchPair {
+    base::UniqueFd a, b;
+    LaunchPair()
+    {
+        int sv[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        a = base::UniqueFd(sv[0]);
+        b = base::UniqueFd(sv[1]);
+    }
+};
+
+ino_t inode(int fd)
+{
+    struct stat st {};
+    EXPECT_EQ(::fstat(fd, &st), 0);
+    return st.st_ino;
+}
+
+TEST(Launch, SendsEveryDescriptorInItsRole)
+{
+    int p1[2], p2[2], p3[2];
+    ASSERT_EQ(::pipe2(p1, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(p2, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(p3, O_CLOEXEC), 0);
+    base::UniqueFd kvm(p1[0]), kernel(p1[1]), initrd(p2[0]), disk(p2[1]), out(p3[0]), log(p3[1]);
+    VmLaunch l;
+    l.name = "web";
+    l.cmdline = "console=ttyS0";
+    l.memory = 32ull << 20;
+    l.disks = {DiskAccess::ReadOnly};
+    LaunchPair s;
+    ASSERT_TRUE(send_launch(s.a.get(), l, {kvm.get(), kernel.get(), initrd.get(), {disk.get()}, out.get(), log.get()}));
+    auto got = receive_launch(s.b.get());
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->vm.name, "web");
+    EXPECT_EQ(got->vm.disks, l.disks);
+    EXPECT_EQ(inode(got->kvm.get()), inode(kvm.get()));
+    EXPECT_EQ(inode(got->kernel.get()), inode(kernel.get()));
+    EXPECT_EQ(inode(got->initrd.get()), inode(initrd.get()));
+    ASSERT_EQ(got->disks.size(), 1u);
+    EXPECT_EQ(inode(got->disks[0].get()), inode(disk.get()));
+    EXPECT_EQ(inode(got->console_out.get()), inode(out.get()));
+    EXPECT_EQ(inode(got->console_log.get()), inode(log.get()));
+}
+
+TEST(Launch, RefusesToSendAnInconsistentLaunch)
+{
+    LaunchPair s;
+    VmLaunch good;
+    good.memory = 32ull << 20;
+    good.supervision = Supervision::Standalone;
+    const LaunchFds fds{0, 0, -1, {}, -1, -1};
+    ASSERT_TRUE(send_launch(s.a.get(), good, fds));
+
+    auto refused = [&](VmLaunch l, LaunchFds f) {
+        auto r = send_launch(s.a.get(), l, f);
+        return !r && r.error().code == Errc::InvalidInput;
+    };
+    VmLaunch small = good;
+    small.memory = 1 << 20;
+    EXPECT_TRUE(refused(small, fds));
+    VmLaunch odd = good;
+    odd.memory += 1;
+    EXPECT_TRUE(refused(odd, fds));
+    VmLaunch many = good;
+    many.cpus = 256;
+    EXPECT_TRUE(refused(many, fds));
+    VmLaunch disk = good;
+    disk.disks = {DiskAccess::ReadWrite};
+    EXPECT_TRUE(refused(disk, fds));  // a disk without its descriptor
+    EXPECT_TRUE(refused(good, {-1, 0, -1, {}, -1, -1}));  // no /dev/kvm
+    EXPECT_TRUE(refused(good, {0, 0, -1, {}, 1, 1}));     // console descriptors for a standalone VM
+    VmLaunch monitored = good;
+    monitored.supervision = Supervision::Monitored;
+    EXPECT_TRUE(refused(monitored, fds));  // a monitored VM without its console
+}
+
+TEST(Launch, ReceiverRefusesDescriptorsThatDoNotMatch)
+{
+    LaunchPair s;
+    const std::string m = "name web\nmemory 16777216\ninitrd 1\ncmdline a\n";  // wants 3 + 2 descriptors
+    const int fds[] = {0, 0, 0};
+    ASSERT_TRUE(send_message(s.a.get(), std::as_bytes(std::span(m.data(), m.size())), fds));
+    auto r = receive_launch(s.b.get());
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::InvalidInput);
+
+    s.a.reset();  // the sender went away: no launch at all
+    auto none = receive_launch(s.b.get());
+    ASSERT_FALSE(none.has_value());
+    EXPECT_EQ(none.error().code, Errc::NotFound);
 }
 
 // In a child process: it closes every descriptor above fd 3 of the process that calls it.
@@ -97,9 +215,9 @@ TEST(LaunchSocket, LandsOnFd3KeptAcrossExecAndNothingAbove)
         struct stat want {}, got {};
         if (spare < 0 || ::fstat(p[1], &want) != 0) ::_exit(11);
         if (!install_launch_socket(p[1])) ::_exit(12);
-        if (::fstat(kLaunchFd, &got) != 0 || got.st_ino != want.st_ino) ::_exit(13);  // the same pipe
-        if (::fcntl(kLaunchFd, F_GETFD) != 0) ::_exit(14);                           // no FD_CLOEXEC
-        if (::fcntl(spare, F_GETFD) != -1 || (p[1] > kLaunchFd && ::fcntl(p[1], F_GETFD) != -1)) ::_exit(15);
+        if (::fstat(k_launch_fd, &got) != 0 || got.st_ino != want.st_ino) ::_exit(13);  // the same pipe
+        if (::fcntl(k_launch_fd, F_GETFD) != 0) ::_exit(14);                           // no FD_CLOEXEC
+        if (::fcntl(spare, F_GETFD) != -1 || (p[1] > k_launch_fd && ::fcntl(p[1], F_GETFD) != -1)) ::_exit(15);
         ::_exit(0);
     }
     int status = 0;
@@ -109,4 +227,4 @@ TEST(LaunchSocket, LandsOnFd3KeptAcrossExecAndNothingAbove)
 }
 
 }  // namespace
-}  // namespace moat::vmm
+}  // namespace moat::protocol

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <type_traits>
 
-namespace moat::vmm {
+namespace moat::protocol {
 
 enum class ReportKind : std::uint32_t {
     AttachConsole = 1,  // monitor -> VM: one descriptor, a console client's socket
@@ -21,4 +21,4 @@ struct Report {
 };
 static_assert(sizeof(Report) == 16 && std::is_standard_layout_v<Report>);
 
-}  // namespace moat::vmm
+}  // namespace moat::protocol

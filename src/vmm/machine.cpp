@@ -36,10 +36,11 @@
 #include "devices/serial.hpp"
 #include "kvm/kvm.hpp"
 #include "memory/guest_memory.hpp"
+#include "protocol/fdpass.hpp"
+#include "protocol/report.hpp"
 #include "virtio/block/block_device.hpp"
 #include "virtio/mmio.hpp"
 #include "vmm/console.hpp"
-#include "vmm/report.hpp"
 
 namespace moat::vmm {
 
@@ -175,7 +176,7 @@ struct Machine::State {
         report_armed = false;
         for (std::size_t d = 0; d < denied_writes.size(); ++d) {
             if (denied_writes[d] == 0 || monitor < 0) continue;
-            const Report r{static_cast<std::uint32_t>(ReportKind::DeniedWrite), static_cast<std::uint32_t>(d),
+            const protocol::Report r{static_cast<std::uint32_t>(protocol::ReportKind::DeniedWrite), static_cast<std::uint32_t>(d),
                            denied_writes[d]};
             ssize_t n;
             do {
@@ -229,8 +230,7 @@ Result<void> add_virtio_block(Machine::State& s, DiskConfig& d)
 
     auto device = MOAT_TRY(virtio::block::BlockDevice::create(
         std::move(d.file),
-        d.access == DiskAccess::ReadOnly ? virtio::block::Access::ReadOnly : virtio::block::Access::ReadWrite,
-        d.id, d.announce_read_only));
+        d.access, d.id, d.read_only));
     // Disk numbers in reports follow the configuration's order, which is the monitor's.
     const std::size_t disk = s.denied_writes.size();
     s.denied_writes.push_back(0);
@@ -504,36 +504,20 @@ struct ConsoleInput {
 template <typename Watch, typename Unwatch>
 void attach_from_monitor(Machine::State& s, Watch watch, Unwatch unwatch)
 {
-    Report r{};
-    iovec iov{&r, sizeof r};
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    ssize_t n;
-    do {
-        n = ::recvmsg(s.monitor, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n == 0) {
+    auto msg = protocol::recv_message(s.monitor, sizeof(protocol::Report));
+    if (msg && msg->payload.empty()) {
         unwatch(s.monitor);  // the monitor went away; the VM runs on
         s.monitor = -1;
         return;
     }
-    base::UniqueFd fd;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            int received;
-            std::memcpy(&received, CMSG_DATA(c), sizeof received);
-            fd = base::UniqueFd(received);
-        }
-    }
-    if (n != static_cast<ssize_t>(sizeof r) || r.kind != static_cast<std::uint32_t>(ReportKind::AttachConsole) ||
-        !fd.valid() || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    protocol::Report r{};
+    if (msg && msg->payload.size() == sizeof r) std::memcpy(&r, msg->payload.data(), sizeof r);
+    if (!msg || msg->payload.size() != sizeof r ||
+        r.kind != static_cast<std::uint32_t>(protocol::ReportKind::AttachConsole) || msg->fds.size() != 1) {
         MOAT_LOG_RATELIMITED(Warn, "unexpected message from the monitor dropped");
         return;
     }
+    base::UniqueFd fd = std::move(msg->fds[0]);
     base::UniqueFd out(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
     if (!out.valid()) return;
     if (s.console_client.valid()) unwatch(s.console_client.get());

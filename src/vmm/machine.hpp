@@ -8,21 +8,21 @@
 #include <string>
 #include <vector>
 
+#include "base/disk_access.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "virtio/block/block_device.hpp"
 
 namespace moat::vmm {
-
-enum class DiskAccess { ReadOnly, ReadWrite };
 
 struct DiskConfig {
     base::UniqueFd file;  // opened O_RDONLY or O_RDWR to match `access`
     DiskAccess access;
     std::string id;       // what VIRTIO_BLK_T_GET_ID returns (at most 20 bytes used)
-    // A read-only disk is announced as such to the guest (VIRTIO_BLK_F_RO), unless this is
-    // false: then the guest's writes reach the device, fail there with an I/O error, and are
+    // What a read-only disk tells the guest: announced (VIRTIO_BLK_F_RO, `moat run`), or not,
+    // so that the guest's writes reach the device, fail there with an I/O error, and are
     // reported to the monitor (how systems attach read-only volumes).
-    bool announce_read_only = true;
+    virtio::block::ReadOnlyWrites read_only = virtio::block::ReadOnlyWrites::Announced;
 };
 
 // Everything a VM is built from. Every file arrives as a descriptor: the VMM opens no path.
@@ -40,7 +40,7 @@ struct VmConfig {
     std::string console_prefix;   // if set, console_out gets whole lines behind it ("web | ")
     int console_log = -1;    // a copy of the serial output, or -1 (not owned)
     // The socket to the monitor (not owned), or -1 when the VM runs alone: the monitor sends
-    // console clients to attach over it, and the VM reports runtime denials (vmm/report.hpp).
+    // console clients to attach over it, and the VM reports runtime denials (protocol/report.hpp).
     int monitor = -1;
 };
 

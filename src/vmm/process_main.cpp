@@ -1,6 +1,6 @@
 // `moat-vmm`: the process that runs one VM. It is started by `moat run` (which execs it in
 // its own place) and by the monitor of a system (`moat up`, one per VM), and builds its VM
-// only from the launch message and descriptors on fd 3 (vmm/launch.hpp): it opens no path.
+// only from the launch message and descriptors on fd 3 (protocol/launch.hpp): it opens no path.
 //
 // It is a binary of its own, not `moat` re-executed, so that a VM process maps only the VMM:
 // no argument parser, manifest parser, monitor or audit code (bench/README.md, "Memory").
@@ -15,8 +15,8 @@
 #include <string_view>
 
 #include "base/log.hpp"
-#include "monitor/fdpass.hpp"
-#include "vmm/launch.hpp"
+#include "protocol/exit_status.hpp"
+#include "protocol/launch.hpp"
 #include "vmm/machine.hpp"
 #include "vmm/vm_exit.hpp"
 
@@ -50,60 +50,55 @@ private:
 
 int run(const char* argv_name)
 {
-    auto msg = monitor::recv_message(vmm::kLaunchFd, monitor::kMaxMessagePayload);
-    if (!msg || msg->payload.empty()) {
+    auto launch = protocol::receive_launch(protocol::k_launch_fd);
+    if (!launch && launch.error().code == Errc::NotFound) {
         std::fprintf(stderr, "moat-vmm: no launch message on fd 3 (this program is started by moat, not by hand)\n");
-        return vmm::k_exit_usage;
+        return protocol::k_exit_usage;
     }
-    auto l = vmm::decode_launch(
-        std::string_view(reinterpret_cast<const char*>(msg->payload.data()), msg->payload.size()));
-    if (!l || msg->fds.size() != vmm::launch_fd_count(*l) || (argv_name && l->name != argv_name)) {
-        std::fprintf(stderr, "moat-vmm: malformed launch message%s%s\n", l ? "" : ": ", l ? "" : l.error().what);
-        return vmm::k_exit_usage;
+    if (!launch || (argv_name && launch->vm.name != argv_name)) {
+        std::fprintf(stderr, "moat-vmm: malformed launch message%s%s\n", launch ? "" : ": ",
+                     launch ? "" : describe(launch.error()).c_str());
+        return protocol::k_exit_usage;
     }
-    if (l->verbose) log::set_level(log::Level::Debug);
+    const protocol::VmLaunch& vm = launch->vm;
+    const bool standalone = vm.supervision == protocol::Supervision::Standalone;
+    if (vm.verbose) log::set_level(log::Level::Debug);
 
-    auto& fds = msg->fds;
-    std::size_t i = 0;
     vmm::VmConfig c;
-    c.kvm = std::move(fds[i++]);
-    c.kernel = std::move(fds[i++]);
-    if (l->initrd) c.initrd = std::move(fds[i++]);
-    for (std::size_t d = 0; d < l->disk_writable.size(); ++d)
-        c.disks.push_back({std::move(fds[i++]),
-                           l->disk_writable[d] ? vmm::DiskAccess::ReadWrite : vmm::DiskAccess::ReadOnly,
-                           "moat" + std::to_string(d),
+    c.kvm = std::move(launch->kvm);
+    c.kernel = std::move(launch->kernel);
+    c.initrd = std::move(launch->initrd);
+    for (std::size_t d = 0; d < vm.disks.size(); ++d)
+        c.disks.push_back({std::move(launch->disks[d]), vm.disks[d], "moat" + std::to_string(d),
                            // In a system, every write attempt reaches the device and is reported.
-                           l->standalone});
-    base::UniqueFd out, log;
-    const bool interactive = l->standalone && ::isatty(STDIN_FILENO) == 1;
-    if (l->standalone) {
-        ::close(vmm::kLaunchFd);  // nobody listens: `moat run` has no monitor
+                           standalone ? virtio::block::ReadOnlyWrites::Announced
+                                      : virtio::block::ReadOnlyWrites::Reported});
+    const bool interactive = standalone && ::isatty(STDIN_FILENO) == 1;
+    if (standalone) {
+        ::close(protocol::k_launch_fd);  // nobody listens: `moat run` has no monitor
         c.console_in = STDIN_FILENO;
         c.console_out = STDOUT_FILENO;
         c.console_escape = interactive;
     } else {
-        out = std::move(fds[i++]);
-        log = std::move(fds[i++]);
-        c.console_out = out.get();
-        c.console_log = log.get();
-        c.console_prefix = l->name + " | ";
-        c.monitor = vmm::kLaunchFd;
+        c.console_out = launch->console_out.get();
+        c.console_log = launch->console_log.get();
+        c.console_prefix = vm.name + " | ";
+        c.monitor = protocol::k_launch_fd;
     }
-    c.cmdline = l->cmdline;
-    c.mem_bytes = l->memory;
-    c.vcpus = l->cpus;
+    c.cmdline = vm.cmdline;
+    c.mem_bytes = vm.memory;
+    c.vcpus = vm.cpus;
 
-    const std::string who = l->name.empty() ? "" : l->name + ": ";
+    const std::string who = vm.name.empty() ? "" : vm.name + ": ";
     std::string failed;
     auto machine = vmm::Machine::build(std::move(c), &failed);
     if (!machine) {
-        const auto named = l->input_names.find(failed);
-        const std::string where = named != l->input_names.end() ? named->second
+        const auto named = vm.input_names.find(failed);
+        const std::string where = named != vm.input_names.end() ? named->second
                                   : failed.empty()              ? "building the VM"
                                                                 : failed;
         std::fprintf(stderr, "moat: %s%s: %s\n", who.c_str(), where.c_str(), describe(machine.error()).c_str());
-        return machine.error().code == Errc::Io ? vmm::k_exit_vm_failed : vmm::k_exit_usage;
+        return machine.error().code == Errc::Io ? protocol::k_exit_vm_failed : protocol::k_exit_usage;
     }
 
     vmm::VmExit end;
@@ -115,7 +110,7 @@ int run(const char* argv_name)
         }
         end = machine->run();
     }
-    return vmm::vm_exit_status(end, who, l->verbose);
+    return vmm::vm_exit_status(end, who, vm.verbose);
 }
 
 }  // namespace
@@ -129,7 +124,7 @@ int main(int argc, char** argv)
     ::mallopt(M_ARENA_MAX, 1);
     if (argc > 2) {
         std::fprintf(stderr, "moat-vmm: started by moat with at most one argument, the VM's name\n");
-        return moat::vmm::k_exit_usage;
+        return moat::protocol::k_exit_usage;
     }
     return run(argc == 2 ? argv[1] : nullptr);
 }

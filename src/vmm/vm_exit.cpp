@@ -4,7 +4,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "protocol/exit_status.hpp"
+
 namespace moat::vmm {
+
+using protocol::k_exit_vm_failed;
 
 int vm_exit_status(const VmExit& end, const std::string& who, bool verbose)
 {
@@ -14,10 +18,10 @@ int vm_exit_status(const VmExit& end, const std::string& who, bool verbose)
     case ExitReason::Reset:
     case ExitReason::UserQuit:
         if (verbose) std::fprintf(stderr, "moat: %sguest ended: %s\n", w, to_string(end.reason));
-        return 0;
+        return protocol::k_exit_guest_ended;
     case ExitReason::Signal:
         std::fprintf(stderr, "moat: %sstopped by signal %d (%s)\n", w, end.signal, strsignal(end.signal));
-        return 128 + end.signal;
+        return protocol::k_exit_signal_base + end.signal;
     case ExitReason::TripleFault:
         std::fprintf(stderr, "moat: %sthe guest triple faulted (KVM_EXIT_SHUTDOWN); the VM was stopped\nmoat: %s%s\n", w,
                      w, end.detail.c_str());

@@ -94,30 +94,30 @@ Result<void> sync_file(int fd)
 
 }  // namespace
 
-Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, Access access, std::string id,
-                                                         bool announce_read_only, Batching batching)
+Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, DiskAccess access, std::string id,
+                                                         ReadOnlyWrites read_only, Batching batching)
 {
     if (!file.valid()) return fail(Errc::InvalidInput, "virtio-blk: no disk file");
     if (id.size() > VIRTIO_BLK_ID_BYTES) return fail(Errc::InvalidInput, "virtio-blk: id longer than 20 bytes");
     const int fl = ::fcntl(file.get(), F_GETFL);
     if (fl < 0) return fail_errno("virtio-blk: fcntl(F_GETFL)");
-    if (access == Access::ReadWrite && (fl & O_ACCMODE) != O_RDWR)
+    if (access == DiskAccess::ReadWrite && (fl & O_ACCMODE) != O_RDWR)
         return fail(Errc::InvalidInput, "virtio-blk: read-write disk not opened O_RDWR");
     const std::uint64_t size = MOAT_TRY(file_size(file.get()));
     std::array<std::byte, VIRTIO_BLK_ID_BYTES> id_bytes{};
     std::memcpy(id_bytes.data(), id.data(), id.size());
-    return std::unique_ptr<BlockDevice>(new BlockDevice(std::move(file), access, id_bytes, size / k_sector_size, announce_read_only, batching));
+    return std::unique_ptr<BlockDevice>(new BlockDevice(std::move(file), access, id_bytes, size / k_sector_size, read_only, batching));
 }
 
-BlockDevice::BlockDevice(base::UniqueFd file, Access access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
-                         std::uint64_t capacity, bool announce_read_only, Batching batching)
+BlockDevice::BlockDevice(base::UniqueFd file, DiskAccess access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
+                         std::uint64_t capacity, ReadOnlyWrites read_only, Batching batching)
     : m_file(std::move(file)), m_access(access), m_id(id), m_capacity(capacity), m_batching(batching),
       m_gap(batching.probe_window)
 {
     m_features = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_RING_F_EVENT_IDX) |
                  feature_bit(VIRTIO_RING_F_INDIRECT_DESC) | feature_bit(VIRTIO_BLK_F_SEG_MAX) |
                  feature_bit(VIRTIO_BLK_F_FLUSH);
-    if (access == Access::ReadOnly && announce_read_only) m_features |= feature_bit(VIRTIO_BLK_F_RO);
+    if (access == DiskAccess::ReadOnly && read_only == ReadOnlyWrites::Announced) m_features |= feature_bit(VIRTIO_BLK_F_RO);
     m_config.capacity.set(capacity);
     m_config.seg_max.set(k_seg_max);
 }
@@ -312,7 +312,7 @@ std::uint32_t BlockDevice::execute(const Request& req)
         }
         case RequestType::Out: {
             // §5.2.6.2: a read-only device fails writes; the file is never touched.
-            if (m_access == Access::ReadOnly) {
+            if (m_access == DiskAccess::ReadOnly) {
                 status = VIRTIO_BLK_S_IOERR;
                 if (m_denied_write) m_denied_write();
                 break;
@@ -328,7 +328,7 @@ std::uint32_t BlockDevice::execute(const Request& req)
         case RequestType::Flush:
             // §5.2.6.2: completed writes must be durable before the flush completes. A
             // read-only disk has nothing to flush.
-            if (m_access == Access::ReadWrite) {
+            if (m_access == DiskAccess::ReadWrite) {
                 if (auto r = sync_file(m_file.get()); !r) {
                     MOAT_LOG_RATELIMITED(Warn, "virtio-blk: flush failed (errno %d)", r.error().sys_errno);
                     status = VIRTIO_BLK_S_IOERR;

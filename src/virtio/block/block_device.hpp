@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 
+#include "base/disk_access.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "virtio/block/request.hpp"
@@ -27,7 +28,12 @@
 
 namespace moat::virtio::block {
 
-enum class Access : std::uint8_t { ReadOnly, ReadWrite };
+// What a read-only disk tells the driver.
+enum class ReadOnlyWrites : std::uint8_t {
+    Announced,  // VIRTIO_BLK_F_RO is offered: the driver knows, and does not write
+    Reported,   // not offered: every write the driver tries reaches the device, which refuses
+                // it and reports it (set_denied_write_hook) — how a system's monitor audits them
+};
 
 // When and how the device batches. Serving each request within the notification that brought
 // it costs the driver one notification and (usually) one interrupt per request, each a VM exit;
@@ -77,13 +83,11 @@ public:
 
     // `file` is a regular file or block device; ReadWrite needs it opened O_RDWR (the VMM opens
     // read-only disks O_RDONLY). Capacity is the size in whole 512-byte sectors (rounded down).
-    // `id` is the GET_ID answer, at most 20 bytes (zero-padded). A read-only disk is announced
-    // to the driver (VIRTIO_BLK_F_RO) unless `announce_read_only` is false: then the driver
-    // believes it may write, and every write it tries reaches this device, which refuses it
-    // (and reports it, see set_denied_write_hook) — what a reference monitor that audits
-    // attempted writes wants.
-    static Result<std::unique_ptr<BlockDevice>> create(base::UniqueFd file, Access access, std::string id,
-                                                       bool announce_read_only = true, Batching batching = {});
+    // `id` is the GET_ID answer, at most 20 bytes (zero-padded). `read_only` says what a
+    // read-only disk tells the driver (ignored for ReadWrite).
+    static Result<std::unique_ptr<BlockDevice>> create(base::UniqueFd file, DiskAccess access, std::string id,
+                                                       ReadOnlyWrites read_only = ReadOnlyWrites::Announced,
+                                                       Batching batching = {});
 
     BlockDevice(const BlockDevice&) = delete;
     BlockDevice& operator=(const BlockDevice&) = delete;
@@ -106,8 +110,8 @@ public:
 private:
     enum class Mode : std::uint8_t { Immediate, Batching };
 
-    BlockDevice(base::UniqueFd file, Access access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
-                std::uint64_t capacity, bool announce_read_only, Batching batching);
+    BlockDevice(base::UniqueFd file, DiskAccess access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
+                std::uint64_t capacity, ReadOnlyWrites read_only, Batching batching);
     // Serves every request in the ring. Returns how many, or std::nullopt after a queue fault
     // (the device then needs a reset).
     std::optional<std::uint32_t> serve(Queue::OnEmpty on_empty);
@@ -124,7 +128,7 @@ private:
     std::uint8_t get_id(const Request& req, std::uint32_t& written);
 
     base::UniqueFd m_file;
-    Access m_access;
+    DiskAccess m_access;
     std::array<std::byte, VIRTIO_BLK_ID_BYTES> m_id;
     std::uint64_t m_capacity;
     std::uint64_t m_features;

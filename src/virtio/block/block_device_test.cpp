@@ -18,6 +18,7 @@
 
 using namespace moat::virtio;
 using namespace moat::virtio::block;
+using moat::DiskAccess;
 using moat::base::UniqueFd;
 using moat::memory::GuestAddress;
 using moat::virtio::testing::FakeGuest;
@@ -92,12 +93,12 @@ struct Rig {
     CountingNotifier notifier;
     std::unique_ptr<BlockDevice> dev;
 
-    explicit Rig(Access access, std::size_t size = 64 * 512, std::uint64_t features = k_ring_features,
-                 bool announce_read_only = true, Batching batching = {})
+    explicit Rig(DiskAccess access, std::size_t size = 64 * 512, std::uint64_t features = k_ring_features,
+                 ReadOnlyWrites read_only = ReadOnlyWrites::Announced, Batching batching = {})
         : file(size)
     {
-        auto d = BlockDevice::create(file.open(access == Access::ReadOnly ? O_RDONLY : O_RDWR), access, "moat-disk-1",
-                                     announce_read_only, batching);
+        auto d = BlockDevice::create(file.open(access == DiskAccess::ReadOnly ? O_RDONLY : O_RDWR), access, "moat-disk-1",
+                                     read_only, batching);
         EXPECT_TRUE(d.has_value());
         dev = std::move(d).value();
         std::vector<std::optional<Queue>> queues;
@@ -137,7 +138,7 @@ struct Rig {
 TEST(BlockDevice, CapacityFeaturesAndConfig)
 {
     TempFile f(1000 * 512 + 100);  // a partial sector rounds down
-    auto d = BlockDevice::create(f.open(O_RDWR), Access::ReadWrite, "disk");
+    auto d = BlockDevice::create(f.open(O_RDWR), DiskAccess::ReadWrite, "disk");
     ASSERT_TRUE(d.has_value());
     EXPECT_EQ((*d)->capacity_sectors(), 1000u);
     EXPECT_EQ((*d)->device_id(), 2u);
@@ -165,11 +166,11 @@ TEST(BlockDevice, CapacityFeaturesAndConfig)
     (*d)->read_config(0xffffffffffffff00, beyond);
     EXPECT_EQ(beyond[0], std::byte{0});
 
-    auto ro = BlockDevice::create(f.open(O_RDONLY), Access::ReadOnly, "disk");
+    auto ro = BlockDevice::create(f.open(O_RDONLY), DiskAccess::ReadOnly, "disk");
     ASSERT_TRUE(ro.has_value());
     EXPECT_NE((*ro)->features() & feature_bit(VIRTIO_BLK_F_RO), 0u);
     // Unannounced: the driver is not told, the device still refuses (next test's rig).
-    auto quiet = BlockDevice::create(f.open(O_RDONLY), Access::ReadOnly, "disk", false);
+    auto quiet = BlockDevice::create(f.open(O_RDONLY), DiskAccess::ReadOnly, "disk", ReadOnlyWrites::Reported);
     ASSERT_TRUE(quiet.has_value());
     EXPECT_EQ((*quiet)->features() & feature_bit(VIRTIO_BLK_F_RO), 0u);
 }
@@ -177,17 +178,17 @@ TEST(BlockDevice, CapacityFeaturesAndConfig)
 TEST(BlockDevice, CreateRejectsBadInput)
 {
     TempFile f(4096);
-    EXPECT_FALSE(BlockDevice::create(f.open(O_RDONLY), Access::ReadWrite, "x").has_value());
-    EXPECT_FALSE(BlockDevice::create(f.open(O_RDWR), Access::ReadWrite, std::string(21, 'a')).has_value());
-    EXPECT_TRUE(BlockDevice::create(f.open(O_RDWR), Access::ReadWrite, std::string(20, 'a')).has_value());
-    EXPECT_FALSE(BlockDevice::create(UniqueFd(), Access::ReadOnly, "x").has_value());
-    EXPECT_FALSE(BlockDevice::create(UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), Access::ReadOnly, "x")
+    EXPECT_FALSE(BlockDevice::create(f.open(O_RDONLY), DiskAccess::ReadWrite, "x").has_value());
+    EXPECT_FALSE(BlockDevice::create(f.open(O_RDWR), DiskAccess::ReadWrite, std::string(21, 'a')).has_value());
+    EXPECT_TRUE(BlockDevice::create(f.open(O_RDWR), DiskAccess::ReadWrite, std::string(20, 'a')).has_value());
+    EXPECT_FALSE(BlockDevice::create(UniqueFd(), DiskAccess::ReadOnly, "x").has_value());
+    EXPECT_FALSE(BlockDevice::create(UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), DiskAccess::ReadOnly, "x")
                      .has_value());  // a character device
 }
 
 TEST(BlockDevice, WriteThenReadRoundTrip)
 {
-    Rig r(Access::ReadWrite);
+    Rig r(DiskAccess::ReadWrite);
     // Three uneven segments: 512 + 1024 + 512 bytes to sectors 5..8.
     const auto data = pattern(2048, 3);
     r.g.write(GuestAddress(k_buf), std::span(data).first(512));
@@ -209,7 +210,7 @@ TEST(BlockDevice, WriteThenReadRoundTrip)
 
 TEST(BlockDevice, ReadOnlyDiskRefusesWritesAndKeepsTheFile)
 {
-    Rig r(Access::ReadOnly);
+    Rig r(DiskAccess::ReadOnly);
     int denied = 0;
     r.dev->set_denied_write_hook([&denied] { ++denied; });
     const auto before = r.file.contents();
@@ -230,7 +231,7 @@ TEST(BlockDevice, ReadOnlyDiskRefusesWritesAndKeepsTheFile)
 
 TEST(BlockDevice, FlushGetIdAndUnsupported)
 {
-    Rig r(Access::ReadWrite);
+    Rig r(DiskAccess::ReadWrite);
     auto [fst, flen] = r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     EXPECT_EQ(fst, VIRTIO_BLK_S_OK);
     EXPECT_EQ(flen, 1u);
@@ -257,7 +258,7 @@ TEST(BlockDevice, FlushGetIdAndUnsupported)
 
 TEST(BlockDevice, HostIoErrorIsIoErr)
 {
-    Rig r(Access::ReadWrite);
+    Rig r(DiskAccess::ReadWrite);
     ASSERT_EQ(::ftruncate(r.file.fd(), 512), 0);  // the disk shrinks under the device
     auto [st, len] = r.submit(VIRTIO_BLK_T_IN, 10, {{k_buf, 512, true}});
     EXPECT_EQ(st, VIRTIO_BLK_S_IOERR);
@@ -266,7 +267,7 @@ TEST(BlockDevice, HostIoErrorIsIoErr)
 
 TEST(BlockDevice, MalformedRequestIsReturnedUnanswered)
 {
-    Rig r(Access::ReadWrite);
+    Rig r(DiskAccess::ReadWrite);
     EXPECT_TRUE(r.g.mem().write_obj<std::uint8_t>(GuestAddress(k_status), 0xee).has_value());
     r.g.publish(r.g.add_chain(std::vector<FakeGuest::Buf>{{k_hdr, 8, false}, {k_status, 1, true}}));
     r.dev->process_queue(0);
@@ -280,7 +281,7 @@ TEST(BlockDevice, MalformedRequestIsReturnedUnanswered)
 
 TEST(BlockDevice, QueueFaultAsksForReset)
 {
-    Rig r(Access::ReadWrite);
+    Rig r(DiskAccess::ReadWrite);
     r.g.set_avail_idx(1000);
     r.dev->process_queue(0);
     EXPECT_EQ(r.notifier.needs_reset, 1);
@@ -289,7 +290,7 @@ TEST(BlockDevice, QueueFaultAsksForReset)
 
 TEST(BlockDevice, UnannouncedReadOnlyDiskStillRefusesWrites)
 {
-    Rig r(Access::ReadOnly, 64 * 512, k_ring_features, false);
+    Rig r(DiskAccess::ReadOnly, 64 * 512, k_ring_features, ReadOnlyWrites::Reported);
     int denied = 0;
     r.dev->set_denied_write_hook([&denied] { ++denied; });
     const auto before = r.file.contents();
@@ -302,7 +303,7 @@ TEST(BlockDevice, UnannouncedReadOnlyDiskStillRefusesWrites)
 
 TEST(BlockDevice, InterruptsHonourEventIdx)
 {
-    Rig r(Access::ReadWrite);
+    Rig r(DiskAccess::ReadWrite);
     r.g.set_used_event(0);
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});  // used 0 -> 1 crosses used_event 0
     EXPECT_EQ(r.notifier.used, 1);
@@ -325,7 +326,7 @@ TEST(BlockDevice, InterruptsHonourEventIdx)
 
 TEST(BlockDevice, NoEventIdxInterruptsEveryBatch)
 {
-    Rig r(Access::ReadWrite, 64 * 512, feature_bit(VIRTIO_F_VERSION_1));
+    Rig r(DiskAccess::ReadWrite, 64 * 512, feature_bit(VIRTIO_F_VERSION_1));
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     EXPECT_EQ(r.notifier.used, 2);
@@ -365,7 +366,7 @@ void enter_batching(Rig& r)
 
 TEST(BlockDeviceBatching, ProbeFindsMoreRequestsThenBatchesUntilTheyStop)
 {
-    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+    Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, k_quick);
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     EXPECT_TRUE(r.notifier.polls.empty());  // served at once until probe_every requests
@@ -417,7 +418,7 @@ TEST(BlockDeviceBatching, WindowsShortenWhileEachBringsPlenty)
     // plenty = 3, min_window = 400 us.
     const Batching b{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2, 3,
                      std::chrono::microseconds(400), 2, &FakeClock::read};
-    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
+    Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, b);
     enter_batching(r);
     ASSERT_EQ(r.notifier.polls.size(), 2u);
     EXPECT_EQ(r.notifier.polls.back().delay, std::chrono::microseconds(2000));
@@ -447,7 +448,7 @@ TEST(BlockDeviceBatching, ShortWindowsThatBringTooFewGrowBack)
     // plenty = 3, min_window = 250 us, min_new = 2.
     const Batching b{2, std::chrono::microseconds(500), std::chrono::microseconds(2000), 2, 3,
                      std::chrono::microseconds(250), 2, &FakeClock::read};
-    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
+    Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, b);
     enter_batching(r);  // a full window of 2000 us
     for (int i = 0; i < 3; ++i) {  // plenty three times: 1000, 500, 250 us
         for (int j = 0; j < 3; ++j) r.publish_flush();
@@ -477,7 +478,7 @@ TEST(BlockDeviceBatching, ShortWindowsThatBringTooFewGrowBack)
 
 TEST(BlockDeviceBatching, ProbeWithoutNewRequestsGoesBackAndArms)
 {
-    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+    Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, k_quick);
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     // Two requests notified together (one driver batch): the probe does not count them as new.
@@ -514,7 +515,7 @@ TEST(BlockDeviceBatching, ProbeHoldFollowsTheDriversPace)
         Pace pace(c.step);
         Batching b = k_quick;
         b.probe_every = 32;
-        Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
+        Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, b);
         // The average starts at probe_window and moves a quarter of the way per notification.
         for (int i = 0; i < 32; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
         EXPECT_TRUE(r.notifier.polls.empty());
@@ -535,7 +536,7 @@ TEST(BlockDeviceBatching, IdlePauseDoesNotLengthenTheHoldForLong)
 {
     Batching b = k_quick;
     b.probe_every = 16;
-    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, b);
+    Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, b);
     {
         Pace fast(std::chrono::microseconds(1));
         for (int i = 0; i < 9; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
@@ -557,7 +558,7 @@ TEST(BlockDeviceBatching, IdlePauseDoesNotLengthenTheHoldForLong)
 
 TEST(BlockDeviceBatching, NoPollMeansServingAtOnce)
 {
-    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+    Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, k_quick);
     r.notifier.polls_work = false;  // the transport has no timer, or arming it failed
     for (int i = 0; i < 6; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});  // submit() checks each is served
     EXPECT_EQ(r.notifier.polls.size(), 2u);  // asked at each probe, never relied on
@@ -576,19 +577,19 @@ TEST(BlockDeviceBatching, NoPollMeansServingAtOnce)
 
 TEST(BlockDeviceBatching, NeedsEventIdxAndCanBeOff)
 {
-    Rig plain(Access::ReadWrite, 64 * 512, feature_bit(VIRTIO_F_VERSION_1), true, k_quick);
+    Rig plain(DiskAccess::ReadWrite, 64 * 512, feature_bit(VIRTIO_F_VERSION_1), ReadOnlyWrites::Announced, k_quick);
     for (int i = 0; i < 6; ++i) plain.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     EXPECT_TRUE(plain.notifier.polls.empty());
     Batching off = k_quick;
     off.probe_every = 0;
-    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, off);
+    Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, off);
     for (int i = 0; i < 6; ++i) r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     EXPECT_TRUE(r.notifier.polls.empty());
 }
 
 TEST(BlockDeviceBatching, ResetWhileBatchingLeavesAStalePollHarmless)
 {
-    Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+    Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, k_quick);
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
     r.publish_flush();
@@ -602,7 +603,7 @@ TEST(BlockDeviceBatching, ResetWhileBatchingLeavesAStalePollHarmless)
 TEST(BlockDeviceBatching, QueueFaultsWhileProbingOrBatching)
 {
     {
-        Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+        Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, k_quick);
         r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
         r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
         r.g.set_avail_idx(1000);  // runs ahead: the probe cannot count the ring
@@ -611,7 +612,7 @@ TEST(BlockDeviceBatching, QueueFaultsWhileProbingOrBatching)
         EXPECT_TRUE(r.notifier.polls.empty());
     }
     {
-        Rig r(Access::ReadWrite, 64 * 512, k_ring_features, true, k_quick);
+        Rig r(DiskAccess::ReadWrite, 64 * 512, k_ring_features, ReadOnlyWrites::Announced, k_quick);
         r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
         r.submit(VIRTIO_BLK_T_FLUSH, 0, {});
         r.publish_flush();
@@ -638,7 +639,7 @@ TEST(BlockDevice, EndToEndThroughMmio)
     TempFile f(16 * 512);
     FakeGuest g(64);
     CountingIrq irq;
-    auto d = BlockDevice::create(f.open(O_RDWR), Access::ReadWrite, "e2e");
+    auto d = BlockDevice::create(f.open(O_RDWR), DiskAccess::ReadWrite, "e2e");
     ASSERT_TRUE(d.has_value());
     MmioTransport t(g.mem(), std::move(d).value(), irq);
     auto wr = [&](std::uint64_t off, std::uint32_t v) {

@@ -1,0 +1,20 @@
+// The sizes of VM that moat builds (see limits.hpp).
+#include "protocol/limits.hpp"
+
+namespace moat::protocol {
+
+Result<void> check_memory(std::uint64_t bytes)
+{
+    if (bytes < k_min_vm_memory) return fail(Errc::OutOfRange, "below the minimum of 16M");
+    if (bytes > k_max_vm_memory) return fail(Errc::OutOfRange, "above the maximum of 1T");
+    return {};
+}
+
+Result<void> check_cpus(std::uint64_t cpus)
+{
+    if (cpus == 0) return fail(Errc::OutOfRange, "a VM needs at least one vCPU");
+    if (cpus > k_max_vcpus) return fail(Errc::OutOfRange, "above moat's limit of 255 (8-bit APIC ids)");
+    return {};
+}
+
+}  // namespace moat::protocol

@@ -1,0 +1,26 @@
+// The sizes of VM that moat builds: checked where a VM is described (`moat run`, `moat policy
+// check`, the monitor's start) and again when a launch message is sent or received, always
+// by these functions.
+#pragma once
+
+#include <cstdint>
+
+#include "base/result.hpp"
+
+namespace moat::protocol {
+
+inline constexpr std::uint64_t k_min_vm_memory = 16ull << 20;  // below this no useful guest fits
+inline constexpr std::uint64_t k_max_vm_memory = 1ull << 40;   // 1T: a sanity bound, not host RAM
+inline constexpr std::uint32_t k_max_vcpus = 255;              // xAPIC ids 0..254 (255 broadcasts)
+
+// Errc::OutOfRange with "below the minimum of 16M" or "above the maximum of 1T"; the caller
+// names the input.
+Result<void> check_memory(std::uint64_t bytes);
+// Errc::OutOfRange with "a VM needs at least one vCPU" or "above moat's limit of 255 (8-bit
+// APIC ids)".
+Result<void> check_cpus(std::uint64_t cpus);
+
+// Guest RAM is mapped in whole pages: a size rounded up to 4 KiB (a checked size cannot wrap).
+constexpr std::uint64_t round_memory(std::uint64_t bytes) { return (bytes + 0xfff) & ~std::uint64_t{0xfff}; }
+
+}  // namespace moat::protocol
