@@ -10,7 +10,14 @@ namespace moat {
 
 Error Error::from_errno(const char* what_failed)
 {
-    return Error{Errc::Io, errno, what_failed};
+    return Error{Errc::Io, errno, what_failed, {}};
+}
+
+Error Error::in(std::string_view outer) const&
+{
+    Error e = *this;
+    e.context = context.empty() ? std::string(outer) : std::string(outer) + ": " + context;
+    return e;
 }
 
 Unexpected<Error> fail_errno(const char* what)
@@ -18,10 +25,21 @@ Unexpected<Error> fail_errno(const char* what)
     return {Error::from_errno(what)};
 }
 
+Unexpected<Error> fail_errno_in(std::string context)
+{
+    return {Error{Errc::Io, errno, "", std::move(context)}};
+}
+
 std::string describe(const Error& e)
 {
-    std::string s = e.what;
-    if (e.sys_errno) s += std::string(": ") + std::strerror(e.sys_errno);
+    std::string s = e.context;
+    auto add = [&s](std::string_view part) {
+        if (part.empty()) return;
+        if (!s.empty()) s += ": ";
+        s += part;
+    };
+    add(e.what);
+    if (e.sys_errno) add(std::strerror(e.sys_errno));
     return s;
 }
 

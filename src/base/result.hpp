@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -28,8 +29,14 @@ struct Error {
     Errc code;
     int sys_errno = 0;
     const char* what = "";  // static string naming what failed; never owns memory
+    // What the error is about, outermost first, when the code that found it knows more than
+    // `what` can say: "demo.toml:13: vm.web.memory", "--kernel 'bzImage'". Empty in the hot
+    // paths (guest faults), so that an Error there never allocates.
+    std::string context;
 
     static Error from_errno(const char* what_failed);
+    // This error, about `outer` (prepended to any context it has).
+    Error in(std::string_view outer) const&;
 };
 
 template <typename E>
@@ -39,11 +46,18 @@ struct Unexpected {
 
 inline Unexpected<Error> fail(Errc code, const char* what, int sys_errno = 0)
 {
-    return {Error{code, sys_errno, what}};
+    return {Error{code, sys_errno, what, {}}};
+}
+// An error whose whole message is built at run time: `message` is its context, `what` empty.
+inline Unexpected<Error> fail_with(Errc code, std::string message)
+{
+    return {Error{code, 0, "", std::move(message)}};
 }
 Unexpected<Error> fail_errno(const char* what);
+// errno of the call that just failed, about `context` ("manifest 'x.toml'").
+Unexpected<Error> fail_errno_in(std::string context);
 
-// "what failed: strerror(errno)" (or just `what` when there is no errno), for messages.
+// "context: what failed: strerror(errno)", leaving out the parts that are empty, for messages.
 std::string describe(const Error& e);
 
 // A value or an Error; its surface follows std::expected so it can become an alias later.

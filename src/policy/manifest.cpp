@@ -132,31 +132,26 @@ std::vector<std::pair<const toml::key*, const toml::node*>> in_text_order(const 
 
 class Parser final {
 public:
-    Parser(std::string_view source, std::string_view base_dir, ManifestError* err)
-        : m_source(source), m_base_dir(base_dir), m_err(err)
-    {
-    }
+    Parser(std::string_view source, std::string_view base_dir) : m_source(source), m_base_dir(base_dir) {}
 
     Result<Manifest> parse(std::string_view text);
 
 private:
     using Fail = Unexpected<Error>;
 
-    // Fills the message and returns the error. `what` is static (Error::what never owns).
+    // The error, its message in its context: "demo.toml:12: vm.web.memory: bad size ...".
     Fail error(std::uint32_t line, std::string_view key, const std::string& detail, Errc code = Errc::InvalidInput)
     {
-        if (m_err) {
-            m_err->message = m_source;
-            if (line != 0) {
-                m_err->message += ':';
-                m_err->message += std::to_string(line);
-            }
-            m_err->message += ": ";
-            m_err->message += key;
-            m_err->message += ": ";
-            m_err->message += detail;
+        std::string message(m_source);
+        if (line != 0) {
+            message += ':';
+            message += std::to_string(line);
         }
-        return fail(code, code == Errc::Unsupported ? "manifest uses an unsupported feature" : "invalid manifest");
+        message += ": ";
+        message += key;
+        message += ": ";
+        message += detail;
+        return fail_with(code, std::move(message));
     }
 
     Fail unknown_key(const toml::key& k, std::string_view prefix, std::string_view allowed)
@@ -243,7 +238,6 @@ private:
 
     std::string m_source;
     std::string_view m_base_dir;
-    ManifestError* m_err;
 };
 
 Result<Lattice> Parser::lattice(const toml::node& n)
@@ -459,8 +453,7 @@ Result<Manifest> Parser::parse(std::string_view text)
         msg += std::to_string(doc.error().source().begin.line);
         msg += ": ";
         msg += detail;
-        if (m_err) m_err->message = std::move(msg);
-        return fail(Errc::InvalidInput, "manifest is not valid TOML");
+        return fail_with(Errc::InvalidInput, std::move(msg));
     }
     const toml::table& root = doc.table();
 
@@ -537,10 +530,9 @@ std::string join_path(std::string_view base_dir, std::string_view path)
     return out;
 }
 
-Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir,
-                                ManifestError* err)
+Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir)
 {
-    return Parser(source_name, base_dir, err).parse(text);
+    return Parser(source_name, base_dir).parse(text);
 }
 
 

@@ -87,19 +87,13 @@ struct Manifest {
     std::string where(std::uint32_t line, std::string_view dotted_key) const;
 };
 
-struct ManifestError {
-    // One line: "demo.toml:12: vm.web.memory: bad size '12Q' (unknown size unit ...)". The
-    // source name, the line (omitted when unknown), the dotted key, what is wrong and the value.
-    std::string message;
-};
-
 // Parses and validates a manifest. `source_name` is used in messages only; relative paths are
 // joined to `base_dir` lexically ("" leaves them relative; no `..` folding, no symlinks
 // resolved). On failure returns Errc::InvalidInput (or Errc::Unsupported for a feature not yet
-// supported, such as [[channel]]) and, if err is given, fills err->message. Pure, no I/O;
-// thread-safe. Accepts any bytes (the text need not be valid UTF-8; TOML rejects it then).
-Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir,
-                                ManifestError* err);
+// supported, such as [[channel]]), whose one-line message (describe()) names the source, the
+// line, the dotted key, what is wrong and the value. Pure, no I/O; thread-safe. Accepts any
+// bytes (the text need not be valid UTF-8; TOML rejects it then).
+Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir);
 
 // Lexical join: `path` if it is absolute or base_dir is empty, else base_dir + "/" + path.
 std::string join_path(std::string_view base_dir, std::string_view path);

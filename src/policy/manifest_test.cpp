@@ -65,9 +65,8 @@ kernel = "vmlinuz"
 
 Result<Manifest> parse(std::string_view text, std::string* message = nullptr)
 {
-    ManifestError err;
-    auto r = parse_manifest(text, "demo.toml", "/sys/demo", &err);
-    if (message) *message = err.message;
+    auto r = parse_manifest(text, "demo.toml", "/sys/demo");
+    if (message && !r) *message = describe(r.error());
     return r;
 }
 
@@ -159,9 +158,8 @@ TEST(Manifest, DemoFileParses)
     ASSERT_TRUE(f) << MOAT_EXAMPLES_DIR "/demo.toml";
     std::stringstream text;
     text << f.rdbuf();
-    ManifestError err;
-    auto r = parse_manifest(text.str(), "examples/demo.toml", "examples", &err);
-    ASSERT_TRUE(r.has_value()) << err.message;
+    auto r = parse_manifest(text.str(), "examples/demo.toml", "examples");
+    ASSERT_TRUE(r.has_value()) << describe(r.error());
     const Lattice l = design_lattice();
     ASSERT_EQ(r->volumes.size(), 2u);
     EXPECT_EQ(r->volumes[1].name, "analyst-data");
@@ -281,7 +279,7 @@ TEST(Manifest, PathResolution)
     EXPECT_EQ(join_path("rel", "a.img"), "rel/a.img");
     EXPECT_EQ(join_path("/", "a.img"), "/a.img");
 
-    auto rel = parse_manifest(with_vm(""), "m.toml", "", nullptr);
+    auto rel = parse_manifest(with_vm(""), "m.toml", "");
     ASSERT_TRUE(rel.has_value());
     EXPECT_EQ(rel->volumes[0].path.path, "base.img");
     EXPECT_EQ(rel->vms[0].kernel.path, "vmlinuz");
@@ -307,18 +305,20 @@ TEST(ManifestError, TomlSyntax)
     EXPECT_EQ(combining.rfind("demo.toml:1: invalid TOML: ", 0), 0u) << combining;
     const std::string ideographic = error_of("a = 1\xe3\x81\x82\n");
     EXPECT_EQ(ideographic.rfind("demo.toml:1: invalid TOML: ", 0), 0u) << ideographic;
-    auto section = parse_manifest("s = \"\"\"\\\n\xc2\xa7\"\"\"\n", "demo.toml", "", nullptr);
+    auto section = parse_manifest("s = \"\"\"\\\n\xc2\xa7\"\"\"\n", "demo.toml", "");
     EXPECT_FALSE(section.has_value());  // parses as TOML, then `s` is an unknown key
     // Control bytes in toml++'s description are escaped.
     const std::string ctl = error_of("a = \"\x1b[31m\"\n");
     EXPECT_EQ(ctl.find('\x1b'), std::string::npos) << ctl;
 }
 
-TEST(ManifestError, NullErrIsAllowed)
+TEST(ManifestError, TheErrorCarriesItsMessage)
 {
-    auto r = parse_manifest("garbage", "x.toml", "", nullptr);
+    auto r = parse_manifest("garbage", "x.toml", "");
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, Errc::InvalidInput);
+    EXPECT_TRUE(r.error().context.starts_with("x.toml:1: ")) << r.error().context;
+    EXPECT_EQ(describe(r.error()), r.error().context);  // nothing added to the parser's line
 }
 
 TEST(ManifestError, UnknownKeys)

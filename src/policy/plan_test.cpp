@@ -58,9 +58,8 @@ integrity = "trusted"
 
 Manifest parsed(std::string_view text)
 {
-    ManifestError err;
-    auto r = parse_manifest(text, "system.toml", "", &err);
-    EXPECT_TRUE(r.has_value()) << err.message;
+    auto r = parse_manifest(text, "system.toml", "");
+    EXPECT_TRUE(r.has_value()) << (r ? "" : describe(r.error()));
     return std::move(r).value();
 }
 
