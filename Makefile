@@ -66,8 +66,9 @@ bench:
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan CMAKE_FLAGS="-DMOAT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
-loc: deps
-	@scripts/loc
+# Lines of code by folder, and the trusted base: what bin/moat-monitor is built from.
+loc: build
+	@BUILD=$(BUILD) scripts/loc
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-fuzz build-asan build-release

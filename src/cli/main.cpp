@@ -31,6 +31,7 @@
 #include "protocol/exit_status.hpp"
 #include "protocol/launch.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/programs.hpp"
 
 namespace {
 
@@ -39,8 +40,7 @@ using namespace moat;
 using protocol::k_exit_usage;
 using protocol::k_exit_vm_failed;
 
-constexpr const char* k_default_cmdline =
-    "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+using protocol::k_default_cmdline;
 
 int usage_error(const std::string& msg)
 {
@@ -69,7 +69,7 @@ std::optional<base::UniqueFd> open_input(const char* option, const std::string& 
 // terminal, same signals), so that the running VM maps only the VMM's code.
 int exec_vm_process(const protocol::VmLaunch& l, const protocol::LaunchFds& fds)
 {
-    const std::string exe = cli::vmm_binary();
+    const std::string exe = protocol::program_path(protocol::k_vmm_program);
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         std::fprintf(stderr, "moat: socketpair: %s\n", std::strerror(errno));
@@ -289,7 +289,7 @@ int main(int argc, char** argv)
     }
     if (o.verbose) log::set_level(log::Level::Debug);
     if (run->parsed()) return run_vm(o);
-    if (up->parsed()) return cli::up_main(manifest, state, k_default_cmdline);
+    if (up->parsed()) return cli::up_main(manifest, state);
     if (ls->parsed()) return cli::ls_main(state);
     if (stop->parsed()) return cli::stop_main(state, vm_name);
     if (down->parsed()) return cli::down_main(state);

@@ -13,15 +13,15 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
 #include "base/unique_fd.hpp"
+#include "monitor/manifest_file.hpp"
 #include "monitor/system.hpp"
 #include "policy/manifest.hpp"
 #include "policy/plan.hpp"
+#include "protocol/programs.hpp"
 
 namespace moat::cli {
 
@@ -30,32 +30,6 @@ namespace {
 using base::UniqueFd;
 
 constexpr int k_usage = 2;
-
-struct Loaded {
-    policy::Manifest manifest;
-    std::string dir;  // the manifest's directory
-};
-
-// Reads and parses a manifest; prints one line and returns nullopt on any error.
-std::optional<Loaded> load_manifest(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        std::fprintf(stderr, "moat: manifest '%s': %s\n", path.c_str(), std::strerror(errno));
-        return std::nullopt;
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    const auto slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-    policy::ManifestError err;
-    auto m = policy::parse_manifest(text.str(), path, dir, &err);
-    if (!m) {
-        std::fprintf(stderr, "moat: %s\n", err.message.c_str());
-        return std::nullopt;
-    }
-    return Loaded{std::move(*m), dir};
-}
 
 // The state directory a control command talks to.
 std::string resolve_state(const std::string& state_dir)
@@ -139,31 +113,30 @@ std::string human_time(std::uint64_t ms)
 
 }  // namespace
 
-std::string vmm_binary()
+int up_main(const std::string& manifest, const std::string& state_dir)
 {
-    char buf[PATH_MAX];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    const std::string self = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-    // Never a path relative to the working directory: without /proc, no program (exec fails).
-    const auto slash = self.rfind('/');
-    return slash == std::string::npos ? std::string() : self.substr(0, slash) + "/moat-vmm";
-}
-
-int up_main(const std::string& manifest, const std::string& state_dir, const std::string& default_cmdline)
-{
-    auto loaded = load_manifest(manifest);
-    if (!loaded) return k_usage;
-    monitor::SystemOptions o;
-    o.state_dir = state_dir.empty() ? loaded->dir + "/state" : state_dir;
-    o.vmm_exe = vmm_binary();
-    o.default_cmdline = default_cmdline;
-    return monitor::run_system(loaded->manifest, o);
+    const std::string exe = protocol::program_path(protocol::k_monitor_program);
+    std::vector<const char*> argv{"moat-monitor"};
+    if (!state_dir.empty()) {
+        argv.push_back("--state");
+        argv.push_back(state_dir.c_str());
+    }
+    argv.push_back("--");
+    argv.push_back(manifest.c_str());
+    argv.push_back(nullptr);
+    std::fflush(nullptr);
+    ::execv(exe.c_str(), const_cast<char* const*>(argv.data()));
+    std::fprintf(stderr, "moat: cannot start the monitor '%s': %s\n", exe.c_str(), std::strerror(errno));
+    return k_usage;
 }
 
 int policy_check_main(const std::string& manifest)
 {
-    auto loaded = load_manifest(manifest);
-    if (!loaded) return k_usage;
+    auto loaded = monitor::load_manifest(manifest);
+    if (!loaded) {
+        std::fprintf(stderr, "moat: %s\n", describe(loaded.error()).c_str());
+        return k_usage;
+    }
     const auto& m = loaded->manifest;
     const auto decisions = policy::plan(m);
     for (const auto& d : decisions) std::printf("%s\n", policy::describe(m, d).c_str());

@@ -5,8 +5,9 @@
 
 namespace moat::cli {
 
-// `moat up MANIFEST [--state DIR]`. state_dir empty: `state/` beside the manifest.
-int up_main(const std::string& manifest, const std::string& state_dir, const std::string& default_cmdline);
+// `moat up MANIFEST [--state DIR]`: execs moat-monitor in this process's place. state_dir
+// empty: `state/` beside the manifest. Returns only when the monitor could not be started.
+int up_main(const std::string& manifest, const std::string& state_dir);
 // `moat policy check MANIFEST`: every decision the monitor would take before start, and why.
 int policy_check_main(const std::string& manifest);
 
@@ -15,9 +16,5 @@ int ls_main(const std::string& state_dir);
 int stop_main(const std::string& state_dir, const std::string& vm);
 int down_main(const std::string& state_dir);
 int console_main(const std::string& state_dir, const std::string& vm);
-
-// The VM process's program, `moat-vmm` in the directory of the running `moat`; "" when that
-// directory cannot be read from /proc/self/exe.
-std::string vmm_binary();
 
 }  // namespace moat::cli

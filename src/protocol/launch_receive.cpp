@@ -1,0 +1,106 @@
+// The launch message to a VM process, the receiving side: moat-vmm (see launch.hpp). Not part
+// of the monitor, which only sends.
+#include "protocol/launch.hpp"
+
+#include <charconv>
+#include <span>
+
+#include "protocol/fdpass.hpp"
+#include "protocol/limits.hpp"
+
+namespace moat::protocol {
+
+Result<Decoded> decode_launch(std::string_view text)
+{
+    Decoded d;
+    VmLaunch& l = d.vm;
+    bool have_name = false, have_memory = false, have_cmdline = false;
+    while (!text.empty()) {
+        std::size_t nl = text.find('\n');
+        if (nl == std::string_view::npos) return fail(Errc::InvalidInput, "launch message: unterminated line");
+        const auto sp = text.find(' ');
+        if (sp == std::string_view::npos || sp > nl) return fail(Errc::InvalidInput, "launch message: line without a value");
+        const std::string_view key = text.substr(0, sp);
+        if (key == "cmdline") nl = text.size() - 1;  // the last field, to the final newline
+        const std::string_view value = text.substr(sp + 1, nl - sp - 1);
+        if (text[nl] != '\n') return fail(Errc::InvalidInput, "launch message: unterminated command line");
+        text.remove_prefix(nl + 1);
+        auto number = [&](std::uint64_t& out) {
+            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+            return ec == std::errc() && p == value.data() + value.size();
+        };
+        auto flag = [&](bool& out) {
+            if (value != "0" && value != "1") return false;
+            out = value == "1";
+            return true;
+        };
+        if (key == "name") {
+            l.name = value;
+            have_name = true;
+        } else if (key == "memory") {
+            if (!number(l.memory) || !check_memory(l.memory) || l.memory != round_memory(l.memory))
+                return fail(Errc::InvalidInput, "launch message: bad memory");
+            have_memory = true;
+        } else if (key == "cpus") {
+            std::uint64_t c = 0;
+            if (!number(c) || !check_cpus(c)) return fail(Errc::InvalidInput, "launch message: bad cpus");
+            l.cpus = static_cast<std::uint32_t>(c);
+        } else if (key == "initrd") {
+            if (!flag(d.initrd)) return fail(Errc::InvalidInput, "launch message: bad initrd flag");
+        } else if (key == "disk") {
+            const auto access = parse_disk_access(value);
+            if (!access) return fail(Errc::InvalidInput, "launch message: bad disk mode");
+            l.disks.push_back(*access);
+        } else if (key == "standalone") {
+            bool standalone = false;
+            if (!flag(standalone)) return fail(Errc::InvalidInput, "launch message: bad standalone flag");
+            l.supervision = standalone ? Supervision::Standalone : Supervision::Monitored;
+        } else if (key == "verbose") {
+            if (!flag(l.verbose)) return fail(Errc::InvalidInput, "launch message: bad verbose flag");
+        } else if (key == "input") {
+            const auto eq = value.find('=');
+            if (eq == 0 || eq == std::string_view::npos) return fail(Errc::InvalidInput, "launch message: bad input name");
+            if (l.input_names.size() == k_max_launch_input_names)
+                return fail(Errc::InvalidInput, "launch message: too many input names");
+            l.input_names[std::string(value.substr(0, eq))] = value.substr(eq + 1);
+        } else if (key == "cmdline") {
+            l.cmdline = value;
+            have_cmdline = true;
+        } else {
+            return fail(Errc::InvalidInput, "launch message: unknown key");
+        }
+    }
+    if (!have_name || !have_memory || !have_cmdline) return fail(Errc::InvalidInput, "launch message incomplete");
+    return d;
+}
+
+std::size_t launch_fd_count(const Decoded& d)
+{
+    const bool monitored = d.vm.supervision == Supervision::Monitored;
+    return 2 + (d.initrd ? 1 : 0) + d.vm.disks.size() + (monitored ? 2 : 0);
+}
+
+Result<Launch> receive_launch(int sock)
+{
+    auto msg = MOAT_TRY(recv_message(sock, k_max_message_payload));
+    if (msg.payload.empty()) return fail(Errc::NotFound, "no launch message");
+    auto d = MOAT_TRY(decode_launch(
+        std::string_view(reinterpret_cast<const char*>(msg.payload.data()), msg.payload.size())));
+    if (msg.fds.size() != launch_fd_count(d))
+        return fail(Errc::InvalidInput, "launch message: descriptors do not match the message");
+
+    Launch l;
+    auto next = msg.fds.begin();
+    l.kvm = std::move(*next++);
+    l.kernel = std::move(*next++);
+    if (d.initrd) l.initrd = std::move(*next++);
+    for (std::size_t i = 0; i < d.vm.disks.size(); ++i) l.disks.push_back(std::move(*next++));
+    if (d.vm.supervision == Supervision::Monitored) {
+        l.console_out = std::move(*next++);
+        l.console_log = std::move(*next++);
+    }
+    l.vm = std::move(d.vm);
+    return l;
+}
+
+}  // namespace moat::protocol
