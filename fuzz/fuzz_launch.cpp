@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "base/check.hpp"
-#include "protocol/launch.hpp"
+#include "protocol/launch_receive.hpp"
 #include "protocol/limits.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)

@@ -11,6 +11,8 @@
 namespace {
 
 using namespace moat::policy;
+using moat::DiskAccess;
+namespace protocol = moat::protocol;
 
 bool valid_name(std::string_view n)
 {

@@ -48,6 +48,8 @@ inline Unexpected<Error> fail(Errc code, const char* what, int sys_errno = 0)
 {
     return {Error{code, sys_errno, what, {}}};
 }
+// Returns an Error already made, e.g. one given a context: `return fail(e.in("--kernel 'k'"))`.
+inline Unexpected<Error> fail(Error e) { return {std::move(e)}; }
 // An error whose whole message is built at run time: `message` is its context, `what` empty.
 inline Unexpected<Error> fail_with(Errc code, std::string message)
 {

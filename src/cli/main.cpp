@@ -20,13 +20,10 @@
 
 #include "base/log.hpp"
 #include "cli/audit_cmd.hpp"
+#include "cli/guest_check.hpp"
 #include "cli/options.hpp"
 #include "cli/system_cmd.hpp"
 #include "cli/volume_cmd.hpp"
-#include "boot/boot_params.hpp"
-#include "boot/kernel.hpp"
-#include "boot/memory_map.hpp"
-#include "boot/x86_64/cpuid.hpp"
 #include "kvm/kvm.hpp"
 #include "protocol/exit_status.hpp"
 #include "protocol/launch.hpp"
@@ -92,33 +89,6 @@ int exec_vm_process(const protocol::VmLaunch& l, const protocol::LaunchFds& fds)
     return k_exit_vm_failed;
 }
 
-// Checks the kernel, initrd and command line as the VM process will load them (boot::check_kernel
-// and friends: headers only, nothing copied), so that a bad one is named before KVM is asked for
-// anything. Returns 0, or the exit status after printing one line naming the input.
-int check_guest_software(const protocol::VmLaunch& l, int kernel_fd, int initrd_fd)
-{
-    auto bad = [&l](const char* input, const Error& e) {
-        std::fprintf(stderr, "moat: %s: %s\n", l.input_names.at(input).c_str(), describe(e).c_str());
-        return e.code == Errc::Io ? k_exit_vm_failed : k_exit_usage;
-    };
-    const auto ram = boot::ram_regions(l.memory);
-    auto kernel = boot::check_kernel(ram, kernel_fd);
-    if (!kernel) return bad("kernel", kernel.error());
-    if (initrd_fd >= 0) {
-        struct stat st {};
-        if (::fstat(initrd_fd, &st) != 0) return bad("initrd", Error::from_errno("fstat"));
-        auto placed = boot::place_initrd(static_cast<std::uint64_t>(st.st_size), *kernel, boot::low_ram_end(l.memory));
-        if (!placed) return bad("initrd", placed.error());
-    }
-    if (const auto most = boot::max_cmdline_len(*kernel); l.cmdline.size() > most) {
-        std::fprintf(stderr, "moat: --cmdline: %zu bytes; the kernel accepts at most %llu\n", l.cmdline.size(),
-                     static_cast<unsigned long long>(most));
-        return k_exit_usage;
-    }
-    if (auto r = boot::check_cmdline(*kernel, l.cmdline); !r) return usage_error("--cmdline: " + describe(r.error()));
-    return 0;
-}
-
 struct RunOptions {
     std::string kernel;
     std::string initrd;
@@ -135,10 +105,7 @@ int run_vm(const RunOptions& o)
     auto mem = cli::parse_size(o.mem);
     if (!mem) return usage_error("--mem '" + o.mem + "': " + mem.error().what);
     if (auto ok = protocol::check_memory(*mem); !ok) return usage_error("--mem '" + o.mem + "': " + ok.error().what);
-    const std::uint64_t host_mem =
-        static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    if (*mem > host_mem)
-        return usage_error("--mem '" + o.mem + "': more than this host's " + std::to_string(host_mem >> 20) + "M of RAM");
+    if (auto ok = protocol::check_host_memory(*mem); !ok) return usage_error(describe(ok.error().in("--mem '" + o.mem + "'")));
     if (auto ok = protocol::check_cpus(o.cpus); !ok)
         return usage_error("--cpus " + std::to_string(o.cpus) + ": " + ok.error().what);
 
@@ -175,7 +142,18 @@ int run_vm(const RunOptions& o)
         l.disks.push_back(disks[i].access);
         l.input_names["disk " + std::to_string(i)] = "--disk '" + o.disks[i] + "'";
     }
-    if (int rc = check_guest_software(l, kernel->get(), initrd.valid() ? initrd.get() : -1); rc != 0) return rc;
+    cli::GuestSoftware software;
+    software.memory = l.memory;
+    software.kernel_fd = kernel->get();
+    software.initrd_fd = initrd.valid() ? initrd.get() : -1;
+    software.cmdline = l.cmdline;
+    software.kernel_name = l.input_names.at("kernel");
+    if (initrd.valid()) software.initrd_name = l.input_names.at("initrd");
+    software.cmdline_name = "--cmdline";
+    if (auto ok = cli::check_guest_software(software); !ok) {
+        std::fprintf(stderr, "moat: %s\n", describe(ok.error()).c_str());
+        return ok.error().code == Errc::Io ? k_exit_vm_failed : k_exit_usage;
+    }
 
     // Only inputs known to be good get as far as KVM.
     base::UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));

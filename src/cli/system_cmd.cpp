@@ -13,14 +13,18 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "base/unique_fd.hpp"
+#include "cli/guest_check.hpp"
 #include "monitor/manifest_file.hpp"
 #include "monitor/system.hpp"
+#include "monitor/vm_files.hpp"
 #include "policy/manifest.hpp"
 #include "policy/plan.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/programs.hpp"
 
 namespace moat::cli {
@@ -130,6 +134,32 @@ int up_main(const std::string& manifest, const std::string& state_dir)
     return k_usage;
 }
 
+namespace {
+
+// What `moat up` would find wrong with one VM after the decisions: its files, opened and
+// labels checked exactly as the monitor does; its size against this host; its kernel, initrd
+// and command line as its VM process would load them. "" when nothing.
+std::string vm_problem(const policy::Manifest& m, const policy::VmSpec& vm)
+{
+    auto files = monitor::open_vm_files(m, vm, [](const monitor::LabelSeen&) { return true; });
+    if (!files) return describe(files.error());
+    const std::string key = "vm." + vm.name;
+    if (auto ok = protocol::check_host_memory(vm.memory); !ok)
+        return describe(ok.error().in(m.where(vm.memory_line ? vm.memory_line : vm.line, key + ".memory")));
+    GuestSoftware g;
+    g.memory = protocol::round_memory(vm.memory);
+    g.kernel_fd = files->kernel.get();
+    g.initrd_fd = files->initrd.valid() ? files->initrd.get() : -1;
+    g.cmdline = vm.cmdline ? std::string_view(*vm.cmdline) : std::string_view(protocol::k_default_cmdline);
+    g.kernel_name = m.where(vm.kernel.line, key + ".kernel") + ": '" + vm.kernel.written + "'";
+    if (vm.initrd) g.initrd_name = m.where(vm.initrd->line, key + ".initrd") + ": '" + vm.initrd->written + "'";
+    g.cmdline_name = m.where(vm.cmdline_line ? vm.cmdline_line : vm.line, key + ".cmdline");
+    if (auto ok = check_guest_software(g); !ok) return describe(ok.error());
+    return "";
+}
+
+}  // namespace
+
 int policy_check_main(const std::string& manifest)
 {
     auto loaded = monitor::load_manifest(manifest);
@@ -141,10 +171,33 @@ int policy_check_main(const std::string& manifest)
     const auto decisions = policy::plan(m);
     for (const auto& d : decisions) std::printf("%s\n", policy::describe(m, d).c_str());
     const bool denied = policy::any_denied(decisions);
-    std::printf("%zu decision%s, %s\n", decisions.size(), decisions.size() == 1 ? "" : "s",
-                denied ? "some denied: 'moat up' would refuse to start this system" : "all allowed");
-    return denied ? k_usage : 0;
+    // Then the dry run of everything else `moat up` would open and check; nothing starts.
+    std::size_t errors = 0;
+    for (const auto& vm : m.vms) {
+        if (const std::string problem = vm_problem(m, vm); !problem.empty()) {
+            std::printf("error: %s\n", problem.c_str());
+            ++errors;
+        }
+    }
+    std::string verdict = denied ? "some denied" : "all allowed";
+    if (errors) verdict += "; " + std::to_string(errors) + (errors == 1 ? " error" : " errors");
+    if (denied || errors) verdict += ": 'moat up' would refuse to start this system";
+    std::printf("%zu decision%s, %s\n", decisions.size(), decisions.size() == 1 ? "" : "s", verdict.c_str());
+    return denied || errors ? k_usage : 0;
 }
+
+namespace {
+
+// Resident memory of a process (proc(5) statm, second field, in pages); 0 when unreadable.
+std::uint64_t resident_bytes(int pid)
+{
+    std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+    unsigned long long size = 0, resident = 0;
+    if (!(statm >> size >> resident)) return 0;
+    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
 
 int ls_main(const std::string& state_dir)
 {
@@ -158,7 +211,7 @@ int ls_main(const std::string& state_dir)
                     pid ? std::to_string(pid).c_str() : "-",
                     pid ? human_time(v.value("uptime_ms", std::uint64_t{0})).c_str() : "-",
                     human_bytes(v.value("memory", std::uint64_t{0})).c_str(),
-                    pid ? human_bytes(v.value("rss", std::uint64_t{0})).c_str() : "-");
+                    pid ? human_bytes(resident_bytes(pid)).c_str() : "-");
     }
     return 0;
 }

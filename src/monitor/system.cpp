@@ -38,6 +38,7 @@
 #include "base/unique_fd.hpp"
 #include "monitor/audit.hpp"
 #include "monitor/control.hpp"
+#include "monitor/vm_files.hpp"
 #include "monitor/volume.hpp"
 #include "policy/decide.hpp"
 #include "policy/plan.hpp"
@@ -160,6 +161,7 @@ private:
     int refuse(const std::string& message, bool print = true);
     bool open_state();
     bool decide_all();
+    bool check_sizes();
     bool open_files();
     bool listen_control();
     bool spawn(Vm& v);
@@ -253,74 +255,45 @@ bool System::decide_all()
     return ok;
 }
 
+// What the manifest parser could not know: whether each VM fits on this host.
+bool System::check_sizes()
+{
+    bool ok = true;
+    for (const auto& spec : m_m.vms) {
+        if (auto r = protocol::check_host_memory(spec.memory); !r) {
+            const auto line = spec.memory_line ? spec.memory_line : spec.line;
+            std::fprintf(stderr, "moat: %s\n", describe(r.error().in(m_m.where(line, "vm." + spec.name + ".memory"))).c_str());
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 bool System::open_files()
 {
-    auto open_path = [&](const policy::PathRef& p, const char* key, const std::string& vm, int flags) -> UniqueFd {
-        UniqueFd fd(::open(p.path.c_str(), flags | O_CLOEXEC | O_NOCTTY));
-        if (!fd.valid()) {
-            std::fprintf(stderr, "moat: %s: '%s': %s\n", m_m.where(p.line, "vm." + vm + "." + key).c_str(),
-                         p.written.c_str(), std::strerror(errno));
-            return fd;
-        }
-        struct stat st{};
-        if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-            std::fprintf(stderr, "moat: %s: '%s': not a regular file\n",
-                         m_m.where(p.line, "vm." + vm + "." + key).c_str(), p.written.c_str());
-            return UniqueFd();
-        }
-        return fd;
-    };
-
     m_null = UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!m_null.valid()) {
         std::fprintf(stderr, "moat: /dev/null: %s\n", std::strerror(errno));
         return false;
     }
-
     for (const auto& spec : m_m.vms) {
+        auto audit_label = [&](const LabelSeen& s) {
+            return audit("volume.label", {{"vm", std::string_view(spec.name)},
+                                          {"volume", std::string_view(s.volume.name)},
+                                          {"expected", std::string_view(s.expected)},
+                                          {"stored", std::string_view(s.check.stored)},
+                                          {"result", to_string(s.check.result)}});
+        };
+        auto files = open_vm_files(m_m, spec, audit_label);
+        if (!files) {
+            if (!m_audit_failed) std::fprintf(stderr, "moat: %s\n", describe(files.error()).c_str());
+            return false;
+        }
         Vm v;
         v.spec = &spec;
-        v.kernel = open_path(spec.kernel, "kernel", spec.name, O_RDONLY);
-        if (!v.kernel.valid()) return false;
-        if (spec.initrd) {
-            v.initrd = open_path(*spec.initrd, "initrd", spec.name, O_RDONLY);
-            if (!v.initrd.valid()) return false;
-        }
-        for (const auto& d : spec.disks) {
-            const auto& vol = m_m.volumes[d.index];
-            const bool rw = d.mode == DiskAccess::ReadWrite;
-            // Exactly as decided: a read-only attach gets a descriptor that cannot write.
-            UniqueFd fd(::open(vol.path.path.c_str(), (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));
-            if (!fd.valid()) {
-                std::fprintf(stderr, "moat: %s: '%s': %s\n", m_m.where(vol.path.line, "volume." + vol.name + ".path").c_str(),
-                             vol.path.written.c_str(), std::strerror(errno));
-                return false;
-            }
-            // The label is checked on the descriptor that will be passed: no window between
-            // the check and the use.
-            const auto check = check_volume_label(fd.get(), m_m.lattice, vol.label);
-            const std::string expected = policy::format_label(m_m.lattice, vol.label);
-            const char* result = check.result == LabelCheck::Match     ? "match"
-                                 : check.result == LabelCheck::Missing ? "missing"
-                                 : check.result == LabelCheck::Differs ? "differs"
-                                                                       : "unparsable";
-            if (!audit("volume.label", {{"vm", std::string_view(spec.name)},
-                                        {"volume", std::string_view(vol.name)},
-                                        {"expected", std::string_view(expected)},
-                                        {"stored", std::string_view(check.stored)},
-                                        {"result", result}}))
-                return false;
-            if (check.result != LabelCheck::Match) {
-                std::string why = check.result == LabelCheck::Missing
-                                      ? "has no stored label (create it with 'moat volume create')"
-                                      : "has the stored label '" + check.stored + "'";
-                std::fprintf(stderr, "moat: %s: volume %s ('%s') %s, but the manifest says '%s'; refusing it\n",
-                             m_m.where(vol.line, "volume." + vol.name).c_str(), vol.name.c_str(),
-                             vol.path.written.c_str(), why.c_str(), expected.c_str());
-                return false;
-            }
-            v.disks.push_back(std::move(fd));
-        }
+        v.kernel = std::move(files->kernel);
+        v.initrd = std::move(files->initrd);
+        v.disks = std::move(files->disks);
         const std::string log_name = spec.name + ".log";
         v.log = UniqueFd(::openat(m_state.get(), log_name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
         if (!v.log.valid()) {
@@ -656,23 +629,11 @@ void System::handle_request(Client& c, const Request& r)
         const std::uint64_t now = now_ms();
         for (std::size_t i = 0; i < m_vms.size(); ++i) {
             const Vm& v = m_vms[i];
-            std::uint64_t rss = 0;
-            if (v.pid > 0) {
-                // Resident pages of the VM process (proc(5) statm, second field).
-                const std::string path = "/proc/" + std::to_string(v.pid) + "/statm";
-                UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-                char text[128] = {};
-                if (f.valid() && ::read(f.get(), text, sizeof text - 1) > 0) {
-                    unsigned long long size = 0, resident = 0;
-                    if (std::sscanf(text, "%llu %llu", &size, &resident) == 2)
-                        rss = resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-                }
-            }
             out += std::string(i ? "," : "") + "{\"name\":" + json_string(v.spec->name) +
                    ",\"label\":" + json_string(policy::format_label(m_m.lattice, v.spec->label)) +
                    ",\"state\":\"" + to_string(v.state) + "\",\"pid\":" + std::to_string(v.pid > 0 ? v.pid : 0) +
                    ",\"uptime_ms\":" + std::to_string(v.pid > 0 ? now - v.started_ms : 0) +
-                   ",\"memory\":" + std::to_string(v.spec->memory) + ",\"rss\":" + std::to_string(rss) +
+                   ",\"memory\":" + std::to_string(v.spec->memory) +
                    ",\"restarts\":" + std::to_string(v.restarts) + ",\"last_end\":" + json_string(v.last_end) + "}";
         }
         reply(c, out + "]}");
@@ -754,6 +715,7 @@ int System::run()
                                 {"pid", std::int64_t{::getpid()}}}))
         return k_system_refused;
     if (!decide_all()) return refuse("the policy refuses this system; nothing was started");
+    if (!check_sizes()) return refuse("a VM does not fit on this host; nothing was started", false);
     if (!open_files()) return refuse("a file or volume label was refused; nothing was started", false);
 
     sigset_t mask;

@@ -2,8 +2,10 @@
 // SOCK_SEQPACKET Unix socketpair (unix(7), cmsg(3); DESIGN.md "Process model").
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -15,6 +17,14 @@ namespace moat::protocol {
 
 inline constexpr std::size_t k_max_message_payload = 64 * 1024;
 inline constexpr std::size_t k_max_message_fds = 32;
+
+// Room for one SCM_RIGHTS header carrying k_max_message_fds descriptors, aligned for cmsghdr
+// (cmsg(3)). A receiver sized this way gets MSG_CTRUNC, never more descriptors, from a sender
+// that attaches too many; the kernel closes the ones that did not fit.
+union ControlBuffer {
+    cmsghdr header;
+    std::array<unsigned char, CMSG_SPACE(sizeof(int) * k_max_message_fds)> bytes;
+};
 
 // Sends one message: `payload` (1..k_max_message_payload bytes) plus up to k_max_message_fds
 // descriptors, which the receiver gets as duplicates; the caller keeps its own. The socket is

@@ -2,7 +2,8 @@
 // fd 3, with SCM_RIGHTS: what to build, as "key value" lines, and the descriptors to build it
 // from. `moat run` and the monitor (`moat up`) both send it with send_launch, which puts the
 // descriptors in the order the message implies; the VM process takes it apart with
-// receive_launch (it trusts its sender, but still checks what it relies on). report.hpp is
+// receive_launch (launch_receive.hpp; it trusts its sender, but still checks what it relies
+// on). report.hpp is
 // the other direction of the same socket.
 #pragma once
 
@@ -59,18 +60,6 @@ struct LaunchFds {
 // descriptors as one SCM_RIGHTS message.
 Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds);
 
-// What a VM process received: the message, and its descriptors by role, owned.
-struct Launch {
-    VmLaunch vm;
-    base::UniqueFd kvm, kernel, initrd;  // initrd invalid when there is none
-    std::vector<base::UniqueFd> disks;
-    base::UniqueFd console_out, console_log;  // Monitored only
-};
-
-// Receives and checks one launch. An empty message (the peer closed) is Errc::NotFound;
-// anything malformed, or descriptors that do not match the message, is Errc::InvalidInput.
-Result<Launch> receive_launch(int sock);
-
 // Where a VM process finds its launch socket (which stays its socket to the monitor).
 inline constexpr int k_launch_fd = 3;
 
@@ -81,16 +70,9 @@ bool install_launch_socket(int fd);
 
 // The wire form. The command line is the last field and runs to the message's final newline,
 // so it may hold any byte; an input name's newlines are sent as '?' (they only appear in
-// messages). `initrd` says whether an initrd descriptor follows the kernel's.
+// messages). `initrd` says whether an initrd descriptor follows the kernel's. The receiving
+// side (decode_launch, receive_launch) is in launch_receive.hpp: the monitor only sends.
 std::string encode_launch(const VmLaunch& l, bool initrd);
-struct Decoded {
-    VmLaunch vm;
-    bool initrd = false;
-};
-Result<Decoded> decode_launch(std::string_view text);
-
-// The number of descriptors a launch message must carry.
-std::size_t launch_fd_count(const Decoded& d);
 
 // Why opening /dev/kvm (a launch's first descriptor) failed with `err`, as one line that names
 // the fix; `moat run` and the monitor open it only once every other input is known good.

@@ -1,6 +1,6 @@
 // The launch message to a VM process, the receiving side: moat-vmm (see launch.hpp). Not part
 // of the monitor, which only sends.
-#include "protocol/launch.hpp"
+#include "protocol/launch_receive.hpp"
 
 #include <charconv>
 #include <span>

@@ -1,5 +1,6 @@
 // The launch message between the monitor and a VM process.
 #include "protocol/launch.hpp"
+#include "protocol/launch_receive.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -28,6 +29,9 @@ TEST(Limits, Boundaries)
     EXPECT_TRUE(check_cpus(k_max_vcpus));
     EXPECT_STREQ(check_cpus(0).error().what, "a VM needs at least one vCPU");
     EXPECT_STREQ(check_cpus(k_max_vcpus + 1).error().what, "above moat's limit of 255 (8-bit APIC ids)");
+    EXPECT_TRUE(check_host_memory(k_min_vm_memory));
+    EXPECT_EQ(check_host_memory(k_max_vm_memory * 1024).error().code, Errc::OutOfRange);
+    EXPECT_TRUE(describe(check_host_memory(k_max_vm_memory * 1024).error()).starts_with("more than this host's "));
     EXPECT_EQ(round_memory(1), 4096u);
     EXPECT_EQ(round_memory(4096), 4096u);
 }

@@ -1,6 +1,10 @@
 // The sizes of VM that moat builds (see limits.hpp).
 #include "protocol/limits.hpp"
 
+#include <unistd.h>
+
+#include <string>
+
 namespace moat::protocol {
 
 Result<void> check_memory(std::uint64_t bytes)
@@ -15,6 +19,14 @@ Result<void> check_cpus(std::uint64_t cpus)
     if (cpus == 0) return fail(Errc::OutOfRange, "a VM needs at least one vCPU");
     if (cpus > k_max_vcpus) return fail(Errc::OutOfRange, "above moat's limit of 255 (8-bit APIC ids)");
     return {};
+}
+
+Result<void> check_host_memory(std::uint64_t bytes)
+{
+    const std::uint64_t host =
+        static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (bytes <= host) return {};
+    return fail_with(Errc::OutOfRange, "more than this host's " + std::to_string(host >> 20) + "M of RAM");
 }
 
 }  // namespace moat::protocol

@@ -20,6 +20,10 @@ Result<void> check_memory(std::uint64_t bytes);
 // APIC ids)".
 Result<void> check_cpus(std::uint64_t cpus);
 
+// Errc::OutOfRange, "more than this host's 24032M of RAM", when a VM of `bytes` could never
+// fit on this host (sysconf(_SC_PHYS_PAGES)).
+Result<void> check_host_memory(std::uint64_t bytes);
+
 // Guest RAM is mapped in whole pages: a size rounded up to 4 KiB (a checked size cannot wrap).
 constexpr std::uint64_t round_memory(std::uint64_t bytes) { return (bytes + 0xfff) & ~std::uint64_t{0xfff}; }
 

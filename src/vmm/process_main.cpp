@@ -16,7 +16,7 @@
 
 #include "base/log.hpp"
 #include "protocol/exit_status.hpp"
-#include "protocol/launch.hpp"
+#include "protocol/launch_receive.hpp"
 #include "vmm/machine.hpp"
 #include "vmm/vm_exit.hpp"
 
