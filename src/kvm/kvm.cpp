@@ -182,34 +182,42 @@ Result<void> Vm::add_irqfd(int fd, std::uint32_t gsi)
     return {};
 }
 
-Result<void> Vcpu::run()
+Result<VcpuExit> Vcpu::run()
 {
     if (::ioctl(m_fd.get(), KVM_RUN, 0) < 0) {
         // EINTR: a kick. EAGAIN: an application processor left wait-for-SIPI; run it again.
-        if (errno == EINTR || errno == EAGAIN) {
-            run_state().exit_reason = KVM_EXIT_INTR;
-            return {};
-        }
+        if (errno == EINTR || errno == EAGAIN) return VcpuExit{exit::Interrupted{}};
         return fail_errno("KVM_RUN");
     }
-    return {};
+    return read_exit();
 }
 
-std::span<std::byte> Vcpu::io_data() const
+VcpuExit Vcpu::read_exit() const
 {
-    const kvm_run& r = run_state();
-    std::uint64_t len = std::uint64_t{r.io.size} * r.io.count;
-    if (r.io.data_offset > m_run.size() || len > m_run.size() - r.io.data_offset) return {};
-    // SAFETY: [data_offset, data_offset + len) was just checked to lie inside the mapping.
-    return {static_cast<std::byte*>(m_run.addr()) + r.io.data_offset, static_cast<std::size_t>(len)};
-}
-
-std::span<std::byte> Vcpu::mmio_data() const
-{
-    kvm_run& r = run_state();
-    std::size_t len = std::min<std::size_t>(r.mmio.len, sizeof r.mmio.data);
-    // SAFETY: mmio.data is an 8-byte array inside kvm_run; len is clamped to it.
-    return {reinterpret_cast<std::byte*>(r.mmio.data), len};
+    const kvm_run& r = page();
+    switch (r.exit_reason) {
+    case KVM_EXIT_IO: {
+        const std::uint64_t len = std::uint64_t{r.io.size} * r.io.count;
+        if (r.io.size == 0 || r.io.data_offset > m_run.size() || len > m_run.size() - r.io.data_offset)
+            return exit::Other{r.exit_reason};
+        // SAFETY: [data_offset, data_offset + len) was just checked to lie inside the mapping.
+        std::span<std::byte> data{static_cast<std::byte*>(m_run.addr()) + r.io.data_offset, static_cast<std::size_t>(len)};
+        return exit::Io{r.io.port, r.io.direction == KVM_EXIT_IO_OUT, r.io.size, data};
+    }
+    case KVM_EXIT_MMIO: {
+        kvm_run& w = page();
+        const std::size_t len = std::min<std::size_t>(w.mmio.len, sizeof w.mmio.data);
+        // SAFETY: mmio.data is an 8-byte array inside kvm_run; len is clamped to it.
+        return exit::Mmio{w.mmio.phys_addr, w.mmio.is_write != 0, {reinterpret_cast<std::byte*>(w.mmio.data), len}};
+    }
+    case KVM_EXIT_INTR: return exit::Interrupted{};
+    case KVM_EXIT_SHUTDOWN: return exit::Shutdown{};
+    case KVM_EXIT_SYSTEM_EVENT: return exit::SystemEvent{r.system_event.type == KVM_SYSTEM_EVENT_RESET};
+    case KVM_EXIT_HLT: return exit::Hlt{};
+    case KVM_EXIT_INTERNAL_ERROR: return exit::InternalError{r.internal.suberror};
+    case KVM_EXIT_FAIL_ENTRY: return exit::FailEntry{r.fail_entry.hardware_entry_failure_reason};
+    default: return exit::Other{r.exit_reason};
+    }
 }
 
 Result<kvm_regs> Vcpu::get_regs() const

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "base/mapping.hpp"
@@ -18,6 +19,39 @@ namespace moat::kvm {
 
 class Vm;
 class Vcpu;
+
+// Why KVM_RUN returned, read once from the kvm_run page (api.rst "struct kvm_run"): one type per
+// exit reason moat handles, so that no caller reads the raw union.
+namespace exit {
+struct Io {  // KVM_EXIT_IO: `data` holds count accesses of `size` bytes each
+    std::uint16_t port;
+    bool write;
+    std::uint8_t size;
+    std::span<std::byte> data;  // in the kvm_run page; an IN's data is written here
+};
+struct Mmio {  // KVM_EXIT_MMIO
+    std::uint64_t addr;
+    bool write;
+    std::span<std::byte> data;  // 1..8 bytes in the kvm_run page; a read's data is written here
+};
+struct Interrupted {};  // a kick (EINTR), or an application processor woken by SIPI (EAGAIN)
+struct Shutdown {};     // KVM_EXIT_SHUTDOWN: a triple fault
+struct SystemEvent {    // KVM_EXIT_SYSTEM_EVENT
+    bool reset;         // KVM_SYSTEM_EVENT_RESET; otherwise a shutdown or crash
+};
+struct Hlt {};  // KVM_EXIT_HLT
+struct InternalError {
+    std::uint32_t suberror;
+};
+struct FailEntry {
+    std::uint64_t hardware_reason;
+};
+struct Other {  // any other exit reason, or an I/O exit whose data lies outside the page
+    std::uint32_t reason;
+};
+}  // namespace exit
+using VcpuExit = std::variant<exit::Io, exit::Mmio, exit::Interrupted, exit::Shutdown, exit::SystemEvent, exit::Hlt,
+                              exit::InternalError, exit::FailEntry, exit::Other>;
 
 class Kvm final {
 public:
@@ -69,20 +103,12 @@ private:
 class Vcpu final {
 public:
     std::uint32_t id() const { return m_id; }
-    // The shared kvm_run page (kernel memory mapped into the VMM, not guest memory).
-    kvm_run& run_state() const { return *static_cast<kvm_run*>(m_run.addr()); }
-
-    // KVM_RUN. EINTR (a kick) and EAGAIN (an AP woken by SIPI) are successes with
-    // run_state().exit_reason = KVM_EXIT_INTR.
-    Result<void> run();
+    // KVM_RUN, and why it returned. An I/O exit's data is bounds-checked against the kvm_run
+    // mapping (an impossible layout is exit::Other); it stays valid until the next run().
+    Result<VcpuExit> run();
     // Asks a KVM_RUN in progress, or the next one, to return at once. Any thread may call it;
     // pair it with a signal to the vCPU thread.
-    void request_immediate_exit() { run_state().immediate_exit = 1; }
-
-    // The data buffer of the current KVM_EXIT_IO (size * count bytes) or KVM_EXIT_MMIO exit,
-    // bounds-checked against the kvm_run mapping. Empty if KVM reported an impossible layout.
-    std::span<std::byte> io_data() const;
-    std::span<std::byte> mmio_data() const;
+    void request_immediate_exit() { page().immediate_exit = 1; }
 
     Result<kvm_regs> get_regs() const;
     Result<void> set_regs(const kvm_regs& r);
@@ -96,6 +122,9 @@ public:
 
 private:
     friend class Vm;
+    // The shared kvm_run page (kernel memory mapped into the VMM, not guest memory).
+    kvm_run& page() const { return *static_cast<kvm_run*>(m_run.addr()); }
+    VcpuExit read_exit() const;
     Vcpu(std::uint32_t id, base::UniqueFd fd, base::Mapping run)
         : m_id(id), m_fd(std::move(fd)), m_run(std::move(run))
     {

@@ -65,10 +65,10 @@ const char* to_string(ExitReason r);
 // A built VM, ready to run. Not copyable; run() may be called once.
 class Machine final {
 public:
-    // Builds a VM; fails with the first error (bad kernel, too little memory, KVM refusal...).
-    // On failure `failed_input`, if given, names the input at fault: "kernel", "initrd",
-    // "memory", "disk N", or "" when it was none of them.
-    static Result<Machine> build(VmConfig config, std::string* failed_input = nullptr);
+    // Builds a VM; fails with the first error (bad kernel, too little memory, KVM refusal...),
+    // whose context starts with the input at fault: "kernel", "initrd", "memory", "disk N"
+    // (empty when it was none of them).
+    static Result<Machine> build(VmConfig config);
     // Runs the VM to its end: the calling thread becomes the device event loop, and each vCPU
     // gets a thread of its own. Returns after every vCPU thread has been joined.
     VmExit run();
@@ -77,7 +77,7 @@ public:
     Machine& operator=(Machine&&) noexcept;
     ~Machine();
 
-    struct State;  // defined in machine.cpp
+    struct State;  // machine_state.hpp
 
 private:
     explicit Machine(std::unique_ptr<State> s);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,17 @@ private:
     termios m_saved{};
     bool m_active = false;
 };
+
+// The error with the input it is about ("kernel", "disk 0": the start of its context) named as
+// the user named it ("--kernel 'bzImage'", "volume 'base'"); "building the VM" when none.
+Error named_input(Error e, const std::map<std::string, std::string>& names)
+{
+    const auto colon = e.context.find(": ");
+    const auto named = names.find(e.context.substr(0, colon));
+    if (named != names.end()) e.context = named->second + (colon == std::string::npos ? "" : e.context.substr(colon));
+    else if (e.context.empty()) e.context = "building the VM";
+    return e;
+}
 
 int run(const char* argv_name)
 {
@@ -90,14 +102,9 @@ int run(const char* argv_name)
     c.vcpus = vm.cpus;
 
     const std::string who = vm.name.empty() ? "" : vm.name + ": ";
-    std::string failed;
-    auto machine = vmm::Machine::build(std::move(c), &failed);
+    auto machine = vmm::Machine::build(std::move(c));
     if (!machine) {
-        const auto named = vm.input_names.find(failed);
-        const std::string where = named != vm.input_names.end() ? named->second
-                                  : failed.empty()              ? "building the VM"
-                                                                : failed;
-        std::fprintf(stderr, "moat: %s%s: %s\n", who.c_str(), where.c_str(), describe(machine.error()).c_str());
+        std::fprintf(stderr, "moat: %s%s\n", who.c_str(), describe(named_input(machine.error(), vm.input_names)).c_str());
         return machine.error().code == Errc::Io ? protocol::k_exit_vm_failed : protocol::k_exit_usage;
     }
 

@@ -8,6 +8,20 @@
 
 namespace moat::vmm {
 
+const char* to_string(ExitReason r)
+{
+    switch (r) {
+    case ExitReason::PowerOff: return "power off";
+    case ExitReason::Reset: return "reset";
+    case ExitReason::TripleFault: return "triple fault";
+    case ExitReason::InternalError: return "KVM internal error";
+    case ExitReason::Signal: return "signal";
+    case ExitReason::UserQuit: return "quit from the console";
+    case ExitReason::HostError: return "host error";
+    }
+    return "?";
+}
+
 using protocol::k_exit_vm_failed;
 
 int vm_exit_status(const VmExit& end, const std::string& who, bool verbose)
