@@ -11,7 +11,7 @@
 
 #include "base/unique_fd.hpp"
 #include "cli/options.hpp"
-#include "monitor/volume.hpp"
+#include "monitor/volume_create.hpp"
 
 namespace moat::cli {
 

@@ -1,6 +1,6 @@
 // Labelled volumes: creation (sparse, mode, labels), every refusal, reading and checking the
 // stored label against a manifest lattice. Needs user extended attributes on /tmp.
-#include "monitor/volume.hpp"
+#include "monitor/volume_create.hpp"
 
 #include <fcntl.h>
 #include <signal.h>

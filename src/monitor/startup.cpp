@@ -1,0 +1,267 @@
+// The reference monitor's start: decide, open, refuse; then run_system() hands over to the
+// supervisor (supervisor.cpp) and the control server (control_server.cpp).
+//
+// Order of work in run_system():
+//   1. state directory and audit log;
+//   2. every decision of the plan, audited; any denial ends here (nothing was opened);
+//   3. every file opened exactly as decided, every volume's stored label checked on the
+//      descriptor that will be passed; any failure ends here (nothing was started);
+//   4. the control socket;
+//   5. one VM process per VM: fork, exec `moat-vmm NAME` with a socketpair on fd 3, audit,
+//      then send its descriptors (SCM_RIGHTS);
+//   6. the event loop: child exits (restarts), reports from VM processes, control clients,
+//      SIGINT/SIGTERM; it ends when no VM is left.
+// The monitor never reads guest-controlled bytes: consoles go from the VM processes straight
+// to the terminal and log files, and the only thing a VM process sends back is a fixed-size
+// Report whose every field is range-checked.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "monitor/system_internal.hpp"
+#include "monitor/vm_files.hpp"
+#include "policy/plan.hpp"
+#include "protocol/launch.hpp"
+#include "protocol/limits.hpp"
+
+namespace moat::monitor {
+
+std::string control_socket_path(const std::string& state_dir) { return state_dir + "/control.sock"; }
+
+std::string current_system_link()
+{
+    const char* run = std::getenv("XDG_RUNTIME_DIR");
+    std::string dir = run && *run ? run : "/tmp";
+    return dir + "/moat-" + std::to_string(::getuid()) + ".state";
+}
+
+bool System::audit(std::string_view event, std::span<const AuditField> fields)
+{
+    if (m_audit_failed) return false;
+    if (auto r = m_audit->append(event, fields); !r) {
+        std::fprintf(stderr, "moat: audit log: %s; stopping the system\n", describe(r.error()).c_str());
+        m_audit_failed = true;
+        begin_down("the audit log failed");
+        return false;
+    }
+    return true;
+}
+
+int System::refuse(const std::string& message, bool print)
+{
+    if (print) std::fprintf(stderr, "moat: %s\n", message.c_str());
+    if (m_audit && !m_audit_failed)
+        (void)m_audit->append("system.refused", {{"reason", std::string_view(message)}});
+    return k_system_refused;
+}
+
+bool System::open_state()
+{
+    if (::mkdir(m_options.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        std::fprintf(stderr, "moat: state directory '%s': %s\n", m_options.state_dir.c_str(), std::strerror(errno));
+        return false;
+    }
+    m_state = UniqueFd(::open(m_options.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!m_state.valid()) {
+        std::fprintf(stderr, "moat: state directory '%s': %s\n", m_options.state_dir.c_str(), std::strerror(errno));
+        return false;
+    }
+    auto log = AuditLog::open_at(m_state.get(), "audit.log");
+    if (!log) {
+        std::fprintf(stderr, "moat: audit log '%s/audit.log': %s\n", m_options.state_dir.c_str(),
+                     describe(log.error()).c_str());
+        return false;
+    }
+    m_audit.emplace(std::move(*log));
+    return true;
+}
+
+bool System::decide_all()
+{
+    const auto decisions = policy::plan(m_manifest);
+    bool ok = true;
+    for (const auto& d : decisions) {
+        const std::string line = policy::describe(m_manifest, d);
+        const bool allow = d.decision.verdict == policy::Verdict::Allow;
+        if (!audit("decision", {{"vm", std::string_view(d.vm)},
+                                {"object", std::string_view(d.object)},
+                                {"act", policy::to_string(d.act)},
+                                {"subject_label", std::string_view(policy::format_label(m_manifest.lattice, d.subject))},
+                                {"object_label", std::string_view(policy::format_label(m_manifest.lattice, d.object_label))},
+                                {"decision", allow ? "allow" : "deny"},
+                                {"rule", policy::rule_name(d.decision.rule)}}))
+            return false;
+        if (!allow) {
+            std::fprintf(stderr, "moat: %s\n", line.c_str());
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+// What the manifest parser could not know: whether each VM fits on this host.
+bool System::check_sizes()
+{
+    bool ok = true;
+    for (const auto& spec : m_manifest.vms) {
+        if (auto r = protocol::check_host_memory(spec.memory); !r) {
+            const auto line = spec.memory_line ? spec.memory_line : spec.line;
+            std::fprintf(stderr, "moat: %s\n", describe(r.error().in(m_manifest.where(line, "vm." + spec.name + ".memory"))).c_str());
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+bool System::open_files()
+{
+    m_null = UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!m_null.valid()) {
+        std::fprintf(stderr, "moat: /dev/null: %s\n", std::strerror(errno));
+        return false;
+    }
+    for (const auto& spec : m_manifest.vms) {
+        auto audit_label = [&](const LabelSeen& s) {
+            return audit("volume.label", {{"vm", std::string_view(spec.name)},
+                                          {"volume", std::string_view(s.volume.name)},
+                                          {"expected", std::string_view(s.expected)},
+                                          {"stored", std::string_view(s.check.stored)},
+                                          {"result", to_string(s.check.result)}});
+        };
+        auto files = open_vm_files(m_manifest, spec, audit_label);
+        if (!files) {
+            if (!m_audit_failed) std::fprintf(stderr, "moat: %s\n", describe(files.error()).c_str());
+            return false;
+        }
+        Vm v;
+        v.spec = &spec;
+        v.kernel = std::move(files->kernel);
+        v.initrd = std::move(files->initrd);
+        v.disks = std::move(files->disks);
+        const std::string log_name = spec.name + ".log";
+        v.log = UniqueFd(::openat(m_state.get(), log_name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!v.log.valid()) {
+            std::fprintf(stderr, "moat: '%s/%s': %s\n", m_options.state_dir.c_str(), log_name.c_str(), std::strerror(errno));
+            return false;
+        }
+        m_vms.push_back(std::move(v));
+    }
+    // Last, so that every file of the manifest is named first when it is wrong.
+    m_kvm = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!m_kvm.valid()) {
+        std::fprintf(stderr, "moat: %s\n", protocol::dev_kvm_error(errno).c_str());
+        return false;
+    }
+    return true;
+}
+
+bool System::listen_control()
+{
+    m_socket_path = control_socket_path(m_options.state_dir);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (m_socket_path.size() >= sizeof addr.sun_path) {
+        std::fprintf(stderr, "moat: control socket path '%s' is too long\n", m_socket_path.c_str());
+        return false;
+    }
+    std::memcpy(addr.sun_path, m_socket_path.c_str(), m_socket_path.size() + 1);
+    auto* sa = reinterpret_cast<sockaddr*>(&addr);
+    // A socket that still answers belongs to a running system: never take it over.
+    {
+        UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (probe.valid() && ::connect(probe.get(), sa, sizeof addr) == 0) {
+            std::fprintf(stderr, "moat: a system is already running with state directory '%s'\n", m_options.state_dir.c_str());
+            return false;
+        }
+    }
+    ::unlink(m_socket_path.c_str());
+    m_listen = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    const mode_t old = ::umask(0077);  // only the owner may even connect; SO_PEERCRED checks again
+    const bool bound = m_listen.valid() && ::bind(m_listen.get(), sa, sizeof addr) == 0;
+    ::umask(old);
+    if (!bound || ::listen(m_listen.get(), 8) != 0) {
+        std::fprintf(stderr, "moat: control socket '%s': %s\n", m_socket_path.c_str(), std::strerror(errno));
+        return false;
+    }
+    // Point commands run without --state at this system. Best effort.
+    char abs[PATH_MAX];
+    if (::realpath(m_options.state_dir.c_str(), abs)) {
+        const std::string link = current_system_link();
+        const std::string tmp = link + ".new";
+        ::unlink(tmp.c_str());
+        if (::symlink(abs, tmp.c_str()) == 0) ::rename(tmp.c_str(), link.c_str());
+    }
+    return true;
+}
+
+int System::run()
+{
+    if (!open_state()) return k_system_refused;
+    // Everything is decided before anything is opened or started.
+    if (!audit("system.check", {{"manifest", std::string_view(m_manifest.source)},
+                                {"uid", std::int64_t{::getuid()}},
+                                {"pid", std::int64_t{::getpid()}}}))
+        return k_system_refused;
+    if (!decide_all()) return refuse("the policy refuses this system; nothing was started");
+    if (!check_sizes()) return refuse("a VM does not fit on this host; nothing was started", false);
+    if (!open_files()) return refuse("a file or volume label was refused; nothing was started", false);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&mask, s);
+    sigset_t old;
+    ::sigprocmask(SIG_BLOCK, &mask, &old);
+    m_sig = UniqueFd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    m_ep = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+    if (!m_sig.valid() || !m_ep.valid() || !watch(m_sig.get(), tag(Tag::Signal))) {
+        ::sigprocmask(SIG_SETMASK, &old, nullptr);
+        return refuse(std::string("monitor setup: ") + std::strerror(errno));
+    }
+    if (!listen_control()) {
+        ::sigprocmask(SIG_SETMASK, &old, nullptr);
+        return refuse("the control socket could not be set up; nothing was started", false);
+    }
+    watch(m_listen.get(), tag(Tag::Listen));
+
+    if (!audit("system.up", {{"manifest", std::string_view(m_manifest.source)},
+                             {"vms", std::int64_t(m_vms.size())},
+                             {"uid", std::int64_t{::getuid()}},
+                             {"pid", std::int64_t{::getpid()}}}))
+        return k_system_refused;
+    for (auto& v : m_vms) {
+        if (m_down) break;
+        if (!spawn(v)) {
+            v.state = VmState::Failed;
+            begin_down("a VM could not be started");
+        }
+    }
+    loop();
+
+    bool all_ok = !m_audit_failed;
+    for (const auto& v : m_vms) all_ok = all_ok && (v.state == VmState::Exited || v.state == VmState::Stopped);
+    if (m_down_reason.empty()) m_down_reason = "every VM ended";
+    if (!m_audit_failed) (void)m_audit->append("system.down", {{"reason", std::string_view(m_down_reason)}});
+    m_listen.reset();
+    ::unlink(m_socket_path.c_str());
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return all_ok ? k_system_ok : k_system_vm_failed;
+}
+
+int run_system(const policy::Manifest& m, const SystemOptions& o)
+{
+    System s(m, o);
+    return s.run();
+}
+
+}  // namespace moat::monitor

@@ -1,0 +1,108 @@
+// Inside the reference monitor (system.hpp): the System a run_system() call builds, shared by
+// its three parts. startup.cpp decides, opens and refuses before anything starts;
+// supervisor.cpp launches the VM processes and watches them (exits, restarts, reports, stops);
+// control_server.cpp serves the control socket. Not for use outside src/monitor/.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/unique_fd.hpp"
+#include "monitor/audit.hpp"
+#include "monitor/control.hpp"
+#include "monitor/system.hpp"
+#include "protocol/fdpass.hpp"
+
+namespace moat::monitor {
+
+using base::UniqueFd;
+
+inline constexpr std::uint64_t k_stop_grace_ms = 10'000;  // SIGTERM, then this long, then SIGKILL
+inline constexpr std::size_t k_max_clients = 16;           // control connections open at once
+
+enum class VmState { Starting, Running, Stopping, Exited, Failed, Stopped };
+const char* to_string(VmState s);
+inline bool is_live(VmState s) { return s == VmState::Starting || s == VmState::Running || s == VmState::Stopping; }
+
+std::uint64_t now_ms();  // CLOCK_MONOTONIC
+
+// A VM with the descriptors the monitor opened for it (kept, so a restart gets the same).
+struct Vm {
+    const policy::VmSpec* spec = nullptr;
+    UniqueFd kernel, initrd, log;
+    std::vector<UniqueFd> disks;
+    VmState state = VmState::Starting;
+    pid_t pid = -1;
+    UniqueFd sock;  // the monitor's end of the socketpair
+    std::uint64_t started_ms = 0;
+    std::uint64_t stop_sent_ms = 0;  // when SIGTERM went out (Stopping)
+    std::uint32_t restarts = 0;
+    std::string last_end;
+};
+
+struct Client {
+    UniqueFd fd;
+    protocol::PeerCred cred{};
+    std::string buf;
+};
+
+// epoll tags.
+enum class Tag : std::uint32_t { Signal = 1, Listen, VmSock, Client };
+inline std::uint64_t tag(Tag t, std::uint32_t i = 0) { return (std::uint64_t{static_cast<std::uint32_t>(t)} << 32) | i; }
+
+class System {
+public:
+    System(const policy::Manifest& m, const SystemOptions& o) : m_manifest(m), m_options(o) {}
+    int run();
+
+private:
+    // Audits, and on failure of the audit itself stops everything: an act whose record could
+    // not be written must not happen.
+    bool audit(std::string_view event, std::initializer_list<AuditField> fields)
+    {
+        return audit(event, std::span(fields.begin(), fields.size()));
+    }
+    bool audit(std::string_view event, std::span<const AuditField> fields);
+    // Ends a start that cannot go on: audited; printed unless a more precise line already was.
+    int refuse(const std::string& message, bool print = true);
+    bool open_state();
+    bool decide_all();
+    bool check_sizes();
+    bool open_files();
+    bool listen_control();
+    bool spawn(Vm& v);
+    pid_t fork_vm_process(const Vm& v, int their_sock);
+    void loop();
+    void on_child_exit(pid_t pid, int status);
+    void on_vm_report(std::uint32_t index);
+    void on_accept();
+    void on_client(std::uint32_t id);
+    void handle_request(Client& c, const Request& r);
+    void reply(Client& c, const std::string& json);
+    std::string ls_reply() const;
+    void stop_vm(Vm& v);
+    void enforce_stops();
+    void begin_down(const char* why);
+    bool watch(int fd, std::uint64_t t);
+
+    const policy::Manifest& m_manifest;
+    const SystemOptions& m_options;
+    UniqueFd m_state;
+    std::optional<AuditLog> m_audit;
+    UniqueFd m_kvm, m_null, m_listen, m_sig, m_ep;
+    std::string m_socket_path;
+    std::vector<Vm> m_vms;
+    std::map<std::uint32_t, Client> m_clients;
+    std::uint32_t m_next_client = 0;
+    bool m_down = false;
+    bool m_audit_failed = false;
+    std::string m_down_reason;
+};
+
+}  // namespace moat::monitor
