@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <iterator>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -99,30 +97,67 @@ struct RunOptions {
     bool verbose = false;
 };
 
-int run_vm(const RunOptions& o)
+// The option values, checked before anything is opened so that a typo is named first. Fills
+// the launch's memory and vCPUs; returns 0 or the exit status after one line.
+int check_values(const RunOptions& o, protocol::VmLaunch& l, std::vector<cli::DiskSpec>& disks)
 {
-    // Values first, so that a typo is reported before anything is opened.
     auto mem = cli::parse_size(o.mem);
     if (!mem) return usage_error("--mem '" + o.mem + "': " + mem.error().what);
     if (auto ok = protocol::check_memory(*mem); !ok) return usage_error("--mem '" + o.mem + "': " + ok.error().what);
     if (auto ok = protocol::check_host_memory(*mem); !ok) return usage_error(describe(ok.error().in("--mem '" + o.mem + "'")));
     if (auto ok = protocol::check_cpus(o.cpus); !ok)
         return usage_error("--cpus " + std::to_string(o.cpus) + ": " + ok.error().what);
-
-    std::vector<cli::DiskSpec> disks;
     for (const auto& d : o.disks) {
         auto spec = cli::parse_disk(d);
         if (!spec) return usage_error("--disk '" + d + "': " + spec.error().what);
         disks.push_back(*spec);
     }
+    l.memory = protocol::round_memory(*mem);
+    l.cpus = o.cpus;
+    return 0;
+}
 
-    // Then the files. Every descriptor is opened here; the VM process builds the VM from them.
+// The kernel, initrd and command line, as the VM process will load them.
+int check_software(const protocol::VmLaunch& l, int kernel_fd, int initrd_fd)
+{
+    cli::GuestSoftware software;
+    software.memory = l.memory;
+    software.kernel_fd = kernel_fd;
+    software.initrd_fd = initrd_fd;
+    software.cmdline = l.cmdline;
+    software.kernel_name = l.input_names.at("kernel");
+    if (initrd_fd >= 0) software.initrd_name = l.input_names.at("initrd");
+    software.cmdline_name = "--cmdline";
+    if (auto ok = cli::check_guest_software(software); !ok) {
+        std::fprintf(stderr, "moat: %s\n", describe(ok.error()).c_str());
+        return ok.error().code == Errc::Io ? k_exit_vm_failed : k_exit_usage;
+    }
+    return 0;
+}
+
+// /dev/kvm, opened only once every other input is known good, and its vCPU limit.
+int open_kvm(const RunOptions& o, base::UniqueFd& kvm_fd)
+{
+    kvm_fd = base::UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!kvm_fd.valid()) return usage_error(protocol::dev_kvm_error(errno));
+    auto kvm = kvm::Kvm::from_fd(base::UniqueFd(::dup(kvm_fd.get())));
+    if (!kvm) return usage_error("/dev/kvm: " + describe(kvm.error()));
+    if (o.cpus > kvm->max_vcpus())
+        return usage_error("--cpus " + std::to_string(o.cpus) + ": above this host's KVM limit of " +
+                           std::to_string(kvm->max_vcpus()));
+    return 0;
+}
+
+int run_vm(const RunOptions& o)
+{
     protocol::VmLaunch l;
     l.supervision = protocol::Supervision::Standalone;
     l.verbose = o.verbose;
     l.cmdline = o.cmdline;
-    l.memory = protocol::round_memory(*mem);
-    l.cpus = o.cpus;
+    std::vector<cli::DiskSpec> disks;
+    if (int rc = check_values(o, l, disks); rc != 0) return rc;
+
+    // Then the files. Every descriptor is opened here; the VM process builds the VM from them.
     auto kernel = open_input("--kernel", o.kernel, O_RDONLY);
     if (!kernel) return k_exit_usage;
     l.input_names["kernel"] = "--kernel '" + o.kernel + "'";
@@ -133,55 +168,52 @@ int run_vm(const RunOptions& o)
         initrd = std::move(*fd);
         l.input_names["initrd"] = "--initrd '" + o.initrd + "'";
     }
+    protocol::LaunchFds fds{-1, kernel->get(), initrd.valid() ? initrd.get() : -1, {}, -1, -1};
     std::vector<base::UniqueFd> disk_fds;
     for (std::size_t i = 0; i < disks.size(); ++i) {
-        const bool rw = disks[i].access == DiskAccess::ReadWrite;
-        auto fd = open_input("--disk", disks[i].path, rw ? O_RDWR : O_RDONLY);
+        auto fd = open_input("--disk", disks[i].path, disks[i].access == DiskAccess::ReadWrite ? O_RDWR : O_RDONLY);
         if (!fd) return k_exit_usage;
+        fds.disks.push_back(fd->get());
         disk_fds.push_back(std::move(*fd));
         l.disks.push_back(disks[i].access);
         l.input_names["disk " + std::to_string(i)] = "--disk '" + o.disks[i] + "'";
     }
-    cli::GuestSoftware software;
-    software.memory = l.memory;
-    software.kernel_fd = kernel->get();
-    software.initrd_fd = initrd.valid() ? initrd.get() : -1;
-    software.cmdline = l.cmdline;
-    software.kernel_name = l.input_names.at("kernel");
-    if (initrd.valid()) software.initrd_name = l.input_names.at("initrd");
-    software.cmdline_name = "--cmdline";
-    if (auto ok = cli::check_guest_software(software); !ok) {
-        std::fprintf(stderr, "moat: %s\n", describe(ok.error()).c_str());
-        return ok.error().code == Errc::Io ? k_exit_vm_failed : k_exit_usage;
-    }
-
-    // Only inputs known to be good get as far as KVM.
-    base::UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-    if (!kvm_fd.valid()) return usage_error(protocol::dev_kvm_error(errno));
-    auto kvm = kvm::Kvm::from_fd(base::UniqueFd(::dup(kvm_fd.get())));
-    if (!kvm) return usage_error("/dev/kvm: " + describe(kvm.error()));
-    if (o.cpus > kvm->max_vcpus())
-        return usage_error("--cpus " + std::to_string(o.cpus) + ": above this host's KVM limit of " +
-                           std::to_string(kvm->max_vcpus()));
+    if (int rc = check_software(l, fds.kernel, fds.initrd); rc != 0) return rc;
+    base::UniqueFd kvm_fd;
+    if (int rc = open_kvm(o, kvm_fd); rc != 0) return rc;
+    fds.kvm = kvm_fd.get();
     l.input_names["memory"] = "--mem '" + o.mem + "'";
-
-    protocol::LaunchFds fds{kvm_fd.get(), kernel->get(), initrd.valid() ? initrd.get() : -1, {}, -1, -1};
-    for (const auto& fd : disk_fds) fds.disks.push_back(fd.get());
     return exec_vm_process(l, fds);
 }
 
-}  // namespace
+// Everything the command line can say; each command's options fill their part.
+struct Args {
+    RunOptions run;
+    std::string manifest, state, vm, path, size, label, integrity, vm_filter, event_filter, anchor;
+    bool raw = false;
+};
 
-int main(int argc, char** argv)
+std::optional<std::string> given(const std::string& s) { return s.empty() ? std::nullopt : std::optional(s); }
+
+// The subcommand of `app` named `name`, or nullptr (CLI11 2.1's get_subcommand throws instead).
+CLI::App* find_subcommand(CLI::App& app, std::string_view name)
 {
-    ::signal(SIGPIPE, SIG_IGN);  // a closed console pipe is an error on write, not a kill
+    auto found = app.get_subcommands([name](CLI::App* sub) { return sub->get_name() == name; });
+    return found.empty() ? nullptr : found.front();
+}
 
-    CLI::App app{"moat: a small virtual machine monitor for Linux/KVM, built as a security kernel.", "moat"};
-    app.set_version_flag("--version", "moat 0.1");
-    app.require_subcommand(1);
-    app.footer("Run 'moat COMMAND --help' for a command's options.");
+constexpr const char* k_state_help = "the system's state directory (default: the system this user started last)";
 
-    RunOptions o;
+// Each command: its subcommand with its options, and what it runs once parsed (kvmtool's
+// builtin table).
+struct Command {
+    CLI::App* (*add)(CLI::App& app, Args& a);
+    int (*run)(Args& a);
+};
+
+CLI::App* add_run(CLI::App& app, Args& a)
+{
+    RunOptions& o = a.run;
     auto* run = app.add_subcommand("run", "Boot one VM from a kernel and attach its serial console to this terminal.");
     run->add_option("--kernel", o.kernel, "Linux bzImage (boot protocol >= 2.06) or ELF64 guest")->required();
     run->add_option("--initrd", o.initrd, "initial ramdisk, placed below the kernel's limit");
@@ -197,59 +229,135 @@ int main(int argc, char** argv)
         "quits (Ctrl-A Ctrl-A sends Ctrl-A); plain piped I/O otherwise.\n"
         "Exit status: 0 when the guest powers off or reboots; 1 on a triple fault or a KVM or host error;\n"
         "2 on bad input; 128+N when stopped by signal N (SIGINT, SIGTERM).");
+    return run;
+}
 
-    // A system of labelled VMs (DESIGN.md "Process model", "Security policy", "Audit").
-    std::string manifest, state, vm_name, size, label, integrity, audit_file, vm_filter, event_filter, anchor;
-    bool raw = false;
-    const char* state_help = "the system's state directory (default: the system this user started last)";
+CLI::App* add_up(CLI::App& app, Args& a)
+{
     auto* up = app.add_subcommand("up", "Start the system a manifest describes: every decision first, then one process per VM.");
-    up->add_option("manifest", manifest, "the system manifest (TOML)")->required();
-    up->add_option("--state", state, "state directory: audit log, console logs, control socket (default: state/ beside the manifest)");
+    up->add_option("manifest", a.manifest, "the system manifest (TOML)")->required();
+    up->add_option("--state", a.state, "state directory: audit log, console logs, control socket (default: state/ beside the manifest)");
     up->footer("Each VM's console goes to this terminal as 'name | ...' lines and to STATE/NAME.log.\n"
                "Exit status: 0 when every VM ended by itself or was stopped; 1 when a VM failed; 2 when the policy,\n"
                "a file or a volume label refused the system (nothing was started).");
-    auto* ls = app.add_subcommand("ls", "List the VMs of a running system: name, label, state, pid, uptime, memory.");
-    ls->add_option("--state", state, state_help);
-    auto* stop = app.add_subcommand("stop", "Stop one VM of a running system.");
-    stop->add_option("vm", vm_name, "the VM's name")->required();
-    stop->add_option("--state", state, state_help);
-    auto* down = app.add_subcommand("down", "Stop every VM and end the system.");
-    down->add_option("--state", state, state_help);
-    auto* console = app.add_subcommand("console", "Attach this terminal to one VM's serial console (Ctrl-A x detaches).");
-    console->add_option("vm", vm_name, "the VM's name")->required();
-    console->add_option("--state", state, state_help);
+    return up;
+}
 
+CLI::App* add_ls(CLI::App& app, Args& a)
+{
+    auto* ls = app.add_subcommand("ls", "List the VMs of a running system: name, label, state, pid, uptime, memory.");
+    ls->add_option("--state", a.state, k_state_help);
+    return ls;
+}
+
+CLI::App* add_stop(CLI::App& app, Args& a)
+{
+    auto* stop = app.add_subcommand("stop", "Stop one VM of a running system.");
+    stop->add_option("vm", a.vm, "the VM's name")->required();
+    stop->add_option("--state", a.state, k_state_help);
+    return stop;
+}
+
+CLI::App* add_down(CLI::App& app, Args& a)
+{
+    auto* down = app.add_subcommand("down", "Stop every VM and end the system.");
+    down->add_option("--state", a.state, k_state_help);
+    return down;
+}
+
+CLI::App* add_console(CLI::App& app, Args& a)
+{
+    auto* console = app.add_subcommand("console", "Attach this terminal to one VM's serial console (Ctrl-A x detaches).");
+    console->add_option("vm", a.vm, "the VM's name")->required();
+    console->add_option("--state", a.state, k_state_help);
+    return console;
+}
+
+CLI::App* add_policy_check(CLI::App& app, Args& a)
+{
     auto* policy = app.add_subcommand("policy", "Policy tools.");
     policy->require_subcommand(1);
-    auto* check = policy->add_subcommand("check", "Print every decision 'moat up' would take for a manifest, and why.");
-    check->add_option("manifest", manifest, "the system manifest (TOML)")->required();
-    check->footer("Exit status: 0 when every decision allows, 2 when one denies or the manifest is bad.");
+    auto* check = policy->add_subcommand(
+        "check", "The dry run of 'moat up': every decision and why, then every file and limit it would check.");
+    check->add_option("manifest", a.manifest, "the system manifest (TOML)")->required();
+    check->footer("Nothing is started. Exit status: 0 when every decision allows and every check passes, 2 when one\n"
+                  "denies, a check fails or the manifest is bad.");
+    return check;
+}
 
+CLI::App* add_volume_create(CLI::App& app, Args& a)
+{
     auto* volume = app.add_subcommand("volume", "Labelled volumes.");
     volume->require_subcommand(1);
-    auto* vcreate = volume->add_subcommand("create", "Create a sparse raw image and store its label with it (extended attributes).");
-    vcreate->add_option("path", audit_file, "the image to create (never overwritten)")->required();
-    vcreate->add_option("--size", size, "size, e.g. 64M (a multiple of 512 bytes)")->required();
-    vcreate->add_option("--label", label, "secrecy label: LEVEL or LEVEL:CAT1,CAT2")->required();
-    vcreate->add_option("--integrity", integrity, "integrity label: LEVEL or LEVEL:CAT1,CAT2")->required();
-    auto* vshow = volume->add_subcommand("show", "Print a volume's size and stored label.");
-    vshow->add_option("path", audit_file, "the image")->required();
+    auto* c = volume->add_subcommand("create", "Create a sparse raw image and store its label with it (extended attributes).");
+    c->add_option("path", a.path, "the image to create (never overwritten)")->required();
+    c->add_option("--size", a.size, "size, e.g. 64M (a multiple of 512 bytes)")->required();
+    c->add_option("--label", a.label, "secrecy label: LEVEL or LEVEL:CAT1,CAT2")->required();
+    c->add_option("--integrity", a.integrity, "integrity label: LEVEL or LEVEL:CAT1,CAT2")->required();
+    return c;
+}
 
+CLI::App* add_volume_show(CLI::App& app, Args& a)
+{
+    auto* show = find_subcommand(app, "volume")->add_subcommand("show", "Print a volume's size and stored label.");
+    show->add_option("path", a.path, "the image")->required();
+    return show;
+}
+
+CLI::App* add_audit_verify(CLI::App& app, Args& a)
+{
     auto* audit = app.add_subcommand("audit", "The hash-chained audit log.");
     audit->require_subcommand(1);
     auto* verify = audit->add_subcommand("verify", "Check the log's hash chain; name the first broken record.");
-    verify->add_option("file", audit_file, "the log, e.g. state/audit.log")->required();
-    verify->add_option("--anchor", anchor, "SEQ:HASH of a record known from elsewhere: also detects records cut from the end");
+    verify->add_option("file", a.path, "the log, e.g. state/audit.log")->required();
+    verify->add_option("--anchor", a.anchor, "SEQ:HASH of a record known from elsewhere: also detects records cut from the end");
     verify->footer("Exit status: 0 when the chain holds, 1 when a record is broken, 2 when the file cannot be read.");
-    auto* show = audit->add_subcommand("show", "Print records, filtered by VM and event.");
-    show->add_option("file", audit_file, "the log, e.g. state/audit.log")->required();
-    show->add_option("--vm", vm_filter, "only records about this VM");
-    show->add_option("--event", event_filter, "only this event or those below it: 'vm' matches vm.start and vm.exit");
-    show->add_flag("--raw", raw, "print the JSON lines as they are");
+    return verify;
+}
+
+CLI::App* add_audit_show(CLI::App& app, Args& a)
+{
+    auto* show = find_subcommand(app, "audit")->add_subcommand("show", "Print records, filtered by VM and event.");
+    show->add_option("file", a.path, "the log, e.g. state/audit.log")->required();
+    show->add_option("--vm", a.vm_filter, "only records about this VM");
+    show->add_option("--event", a.event_filter, "only this event or those below it: 'vm' matches vm.start and vm.exit");
+    show->add_flag("--raw", a.raw, "print the JSON lines as they are");
+    return show;
+}
+
+// In the order --help lists them; a command's parent ("volume", "audit") is added by the first
+// of its commands.
+constexpr Command k_commands[] = {
+    {add_run, [](Args& a) { return run_vm(a.run); }},
+    {add_up, [](Args& a) { return cli::up_main(a.manifest, a.state); }},
+    {add_ls, [](Args& a) { return cli::ls_main(a.state); }},
+    {add_stop, [](Args& a) { return cli::stop_main(a.state, a.vm); }},
+    {add_down, [](Args& a) { return cli::down_main(a.state); }},
+    {add_console, [](Args& a) { return cli::console_main(a.state, a.vm); }},
+    {add_policy_check, [](Args& a) { return cli::policy_check_main(a.manifest); }},
+    {add_volume_create, [](Args& a) { return cli::volume_create_main(a.path, a.size, a.label, a.integrity); }},
+    {add_volume_show, [](Args& a) { return cli::volume_show_main(a.path); }},
+    {add_audit_verify, [](Args& a) { return cli::audit_verify_main(a.path, given(a.anchor)); }},
+    {add_audit_show,
+     [](Args& a) { return cli::audit_show_main(a.path, given(a.vm_filter), given(a.event_filter), a.raw); }},
+};
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    ::signal(SIGPIPE, SIG_IGN);  // a closed console pipe is an error on write, not a kill
+
+    CLI::App app{"moat: a small virtual machine monitor for Linux/KVM, built as a security kernel.", "moat"};
+    app.set_version_flag("--version", "moat 0.1");
+    app.require_subcommand(1);
+    app.footer("Run 'moat COMMAND --help' for a command's options.");
+    Args args;
+    std::vector<std::pair<CLI::App*, const Command*>> parsed;
+    for (const auto& c : k_commands) parsed.emplace_back(c.add(app, args), &c);
 
     // CLI11 reports an unknown command as a missing one; name it instead.
-    const std::string_view commands[] = {"run", "up", "ls", "stop", "down", "console", "policy", "volume", "audit"};
-    if (argc > 1 && argv[1][0] != '-' && std::find(std::begin(commands), std::end(commands), argv[1]) == std::end(commands)) {
+    if (argc > 1 && argv[1][0] != '-' && !find_subcommand(app, argv[1])) {
         std::fprintf(stderr, "moat: unknown command '%s' (see 'moat --help')\n", argv[1]);
         return k_exit_usage;
     }
@@ -265,19 +373,8 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "moat: %s (see 'moat --help')\n", e.what());
         return k_exit_usage;
     }
-    if (o.verbose) log::set_level(log::Level::Debug);
-    if (run->parsed()) return run_vm(o);
-    if (up->parsed()) return cli::up_main(manifest, state);
-    if (ls->parsed()) return cli::ls_main(state);
-    if (stop->parsed()) return cli::stop_main(state, vm_name);
-    if (down->parsed()) return cli::down_main(state);
-    if (console->parsed()) return cli::console_main(state, vm_name);
-    if (check->parsed()) return cli::policy_check_main(manifest);
-    if (vcreate->parsed()) return cli::volume_create_main(audit_file, size, label, integrity);
-    if (vshow->parsed()) return cli::volume_show_main(audit_file);
-    if (verify->parsed()) return cli::audit_verify_main(audit_file, anchor.empty() ? std::nullopt : std::optional(anchor));
-    if (show->parsed())
-        return cli::audit_show_main(audit_file, vm_filter.empty() ? std::nullopt : std::optional(vm_filter),
-                                    event_filter.empty() ? std::nullopt : std::optional(event_filter), raw);
+    if (args.run.verbose) log::set_level(log::Level::Debug);
+    for (const auto& [sub, command] : parsed)
+        if (sub->parsed()) return command->run(args);
     return k_exit_usage;
 }
