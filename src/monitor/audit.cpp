@@ -290,6 +290,31 @@ Result<void> AuditLog::append(std::string_view event, std::initializer_list<Audi
     return append(event, std::span<const AuditField>(fields.begin(), fields.size()));
 }
 
+// One write(2): O_APPEND places the whole line at the end. A short write leaves a partial line,
+// which open() and the verifier both reject; no later record may follow it, so any failure
+// poisons the log. After a failed fdatasync the page cache state is unknown (the error may not
+// be reported again), so that too poisons rather than retries.
+Result<void> AuditLog::write_durably(const std::string& line)
+{
+    ssize_t n;
+    do {
+        n = ::write(m_fd.get(), line.data(), line.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        m_poisoned = true;
+        return fail_errno("audit log: write");
+    }
+    if (static_cast<std::size_t>(n) != line.size()) {
+        m_poisoned = true;
+        return fail(Errc::Io, "audit log: short write", ENOSPC);
+    }
+    if (::fdatasync(m_fd.get()) != 0) {
+        m_poisoned = true;
+        return fail_errno("audit log: fdatasync");
+    }
+    return {};
+}
+
 Result<void> AuditLog::append(std::string_view event, std::span<const AuditField> fields)
 {
     MOAT_CHECK(!event.empty() && all_of(event, is_event_char));
@@ -332,26 +357,7 @@ Result<void> AuditLog::append(std::string_view event, std::span<const AuditField
     line += "\"}\n";
     if (line.size() > kAuditMaxRecord) return fail(Errc::OutOfRange, "audit: record too long");
 
-    // One write(2): O_APPEND places the whole line at the end. A short write leaves a partial
-    // line, which open() and the verifier both reject; no later record may follow it.
-    ssize_t n;
-    do {
-        n = ::write(m_fd.get(), line.data(), line.size());
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        m_poisoned = true;
-        return fail_errno("audit log: write");
-    }
-    if (static_cast<std::size_t>(n) != line.size()) {
-        m_poisoned = true;
-        return fail(Errc::Io, "audit log: short write", ENOSPC);
-    }
-    // After a failed fdatasync the page cache state is unknown (the error may not be reported
-    // again), so the log is poisoned rather than retried.
-    if (::fdatasync(m_fd.get()) != 0) {
-        m_poisoned = true;
-        return fail_errno("audit log: fdatasync");
-    }
+    MOAT_TRY(write_durably(line));
     m_seq = seq;
     m_hash = hash;
     return {};

@@ -83,6 +83,7 @@ public:
     std::string_view last_hash() const { return {m_hash.data(), m_hash.size()}; }
 
 private:
+    Result<void> write_durably(const std::string& line);
     AuditLog(base::UniqueFd fd, std::uint64_t seq, const AuditHash& hash)
         : m_fd(std::move(fd)), m_seq(seq), m_hash(hash)
     {

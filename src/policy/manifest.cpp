@@ -142,16 +142,7 @@ private:
     // The error, its message in its context: "demo.toml:12: vm.web.memory: bad size ...".
     Fail error(std::uint32_t line, std::string_view key, const std::string& detail, Errc code = Errc::InvalidInput)
     {
-        std::string message(m_source);
-        if (line != 0) {
-            message += ':';
-            message += std::to_string(line);
-        }
-        message += ": ";
-        message += key;
-        message += ": ";
-        message += detail;
-        return fail_with(code, std::move(message));
+        return fail_with(code, where(m_source, line, key) + ": " + detail);
     }
 
     Fail unknown_key(const toml::key& k, std::string_view prefix, std::string_view allowed)
@@ -495,47 +486,9 @@ Result<Manifest> Parser::parse(std::string_view text)
 
 }  // namespace
 
-const VolumeSpec* Manifest::find_volume(std::string_view name) const
-{
-    for (const auto& v : volumes)
-        if (v.name == name) return &v;
-    return nullptr;
-}
-
-const VmSpec* Manifest::find_vm(std::string_view name) const
-{
-    for (const auto& v : vms)
-        if (v.name == name) return &v;
-    return nullptr;
-}
-
-std::string Manifest::where(std::uint32_t line, std::string_view dotted_key) const
-{
-    std::string out = source;
-    if (line != 0) {
-        out += ':';
-        out += std::to_string(line);
-    }
-    out += ": ";
-    out += dotted_key;
-    return out;
-}
-
-std::string join_path(std::string_view base_dir, std::string_view path)
-{
-    if (base_dir.empty() || path.starts_with('/')) return std::string(path);
-    std::string out(base_dir);
-    if (!out.ends_with('/')) out += '/';
-    out += path;
-    return out;
-}
-
 Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir)
 {
     return Parser(source_name, base_dir).parse(text);
 }
-
-
-const char* to_string(Restart restart) { return restart == Restart::Never ? "never" : "on-failure"; }
 
 }  // namespace moat::policy

@@ -95,6 +95,10 @@ struct Manifest {
 // bytes (the text need not be valid UTF-8; TOML rejects it then).
 Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir);
 
+// "demo.toml:14: vm.web.kernel": where a message about one key points (":14" omitted when line
+// is 0). Callers append ": what went wrong".
+std::string where(std::string_view source, std::uint32_t line, std::string_view dotted_key);
+
 // Lexical join: `path` if it is absolute or base_dir is empty, else base_dir + "/" + path.
 std::string join_path(std::string_view base_dir, std::string_view path);
 

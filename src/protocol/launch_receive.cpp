@@ -10,10 +10,62 @@
 
 namespace moat::protocol {
 
+namespace {
+
+bool number(std::string_view value, std::uint64_t& out)
+{
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+    return ec == std::errc() && p == value.data() + value.size();
+}
+
+bool flag(std::string_view value, bool& out)
+{
+    if (value != "0" && value != "1") return false;
+    out = value == "1";
+    return true;
+}
+
+// One "key value" field; false when the value is bad or the key unknown.
+bool decode_field(Decoded& d, std::string_view key, std::string_view value)
+{
+    VmLaunch& l = d.vm;
+    if (key == "name") {
+        l.name = value;
+    } else if (key == "memory") {
+        return number(value, l.memory) && check_memory(l.memory) && l.memory == round_memory(l.memory);
+    } else if (key == "cpus") {
+        std::uint64_t c = 0;
+        if (!number(value, c) || !check_cpus(c)) return false;
+        l.cpus = static_cast<std::uint32_t>(c);
+    } else if (key == "initrd") {
+        return flag(value, d.initrd);
+    } else if (key == "disk") {
+        const auto access = parse_disk_access(value);
+        if (!access) return false;
+        l.disks.push_back(*access);
+    } else if (key == "standalone") {
+        bool standalone = false;
+        if (!flag(value, standalone)) return false;
+        l.supervision = standalone ? Supervision::Standalone : Supervision::Monitored;
+    } else if (key == "verbose") {
+        return flag(value, l.verbose);
+    } else if (key == "input") {
+        const auto eq = value.find('=');
+        if (eq == 0 || eq == std::string_view::npos || l.input_names.size() == k_max_launch_input_names) return false;
+        l.input_names[std::string(value.substr(0, eq))] = value.substr(eq + 1);
+    } else if (key == "cmdline") {
+        l.cmdline = value;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 Result<Decoded> decode_launch(std::string_view text)
 {
     Decoded d;
-    VmLaunch& l = d.vm;
     bool have_name = false, have_memory = false, have_cmdline = false;
     while (!text.empty()) {
         std::size_t nl = text.find('\n');
@@ -25,50 +77,10 @@ Result<Decoded> decode_launch(std::string_view text)
         const std::string_view value = text.substr(sp + 1, nl - sp - 1);
         if (text[nl] != '\n') return fail(Errc::InvalidInput, "launch message: unterminated command line");
         text.remove_prefix(nl + 1);
-        auto number = [&](std::uint64_t& out) {
-            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
-            return ec == std::errc() && p == value.data() + value.size();
-        };
-        auto flag = [&](bool& out) {
-            if (value != "0" && value != "1") return false;
-            out = value == "1";
-            return true;
-        };
-        if (key == "name") {
-            l.name = value;
-            have_name = true;
-        } else if (key == "memory") {
-            if (!number(l.memory) || !check_memory(l.memory) || l.memory != round_memory(l.memory))
-                return fail(Errc::InvalidInput, "launch message: bad memory");
-            have_memory = true;
-        } else if (key == "cpus") {
-            std::uint64_t c = 0;
-            if (!number(c) || !check_cpus(c)) return fail(Errc::InvalidInput, "launch message: bad cpus");
-            l.cpus = static_cast<std::uint32_t>(c);
-        } else if (key == "initrd") {
-            if (!flag(d.initrd)) return fail(Errc::InvalidInput, "launch message: bad initrd flag");
-        } else if (key == "disk") {
-            const auto access = parse_disk_access(value);
-            if (!access) return fail(Errc::InvalidInput, "launch message: bad disk mode");
-            l.disks.push_back(*access);
-        } else if (key == "standalone") {
-            bool standalone = false;
-            if (!flag(standalone)) return fail(Errc::InvalidInput, "launch message: bad standalone flag");
-            l.supervision = standalone ? Supervision::Standalone : Supervision::Monitored;
-        } else if (key == "verbose") {
-            if (!flag(l.verbose)) return fail(Errc::InvalidInput, "launch message: bad verbose flag");
-        } else if (key == "input") {
-            const auto eq = value.find('=');
-            if (eq == 0 || eq == std::string_view::npos) return fail(Errc::InvalidInput, "launch message: bad input name");
-            if (l.input_names.size() == k_max_launch_input_names)
-                return fail(Errc::InvalidInput, "launch message: too many input names");
-            l.input_names[std::string(value.substr(0, eq))] = value.substr(eq + 1);
-        } else if (key == "cmdline") {
-            l.cmdline = value;
-            have_cmdline = true;
-        } else {
-            return fail(Errc::InvalidInput, "launch message: unknown key");
-        }
+        if (!decode_field(d, key, value)) return fail(Errc::InvalidInput, "launch message: bad or unknown field");
+        have_name = have_name || key == "name";
+        have_memory = have_memory || key == "memory";
+        have_cmdline = have_cmdline || key == "cmdline";
     }
     if (!have_name || !have_memory || !have_cmdline) return fail(Errc::InvalidInput, "launch message incomplete");
     return d;

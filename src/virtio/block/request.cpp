@@ -29,6 +29,14 @@ bool directions_ok(RequestType type, const std::vector<Descriptor>& data)
     return true;
 }
 
+// §5.2.6: whole sectors only, and the range [sector, sector + n) inside the disk.
+bool in_range(std::uint64_t sector, std::uint64_t bytes, std::uint64_t capacity_sectors)
+{
+    std::uint64_t end = 0;
+    const bool overflow = __builtin_add_overflow(sector, bytes / k_sector_size, &end);
+    return bytes % k_sector_size == 0 && !overflow && end <= capacity_sectors;
+}
+
 }  // namespace
 
 Result<Request> Request::parse(const memory::GuestMemory& mem, DescriptorChain& chain, const Limits& limits)
@@ -81,11 +89,7 @@ Result<Request> Request::parse(const memory::GuestMemory& mem, DescriptorChain& 
 
     if (req.type == RequestType::In || req.type == RequestType::Out) {
         req.sector = hdr.sector.get();
-        // §5.2.6: whole sectors only, and the range [sector, sector + n) inside the disk.
-        const std::uint64_t sectors = total / k_sector_size;
-        std::uint64_t end = 0;
-        const bool overflow = __builtin_add_overflow(req.sector, sectors, &end);
-        if (total % k_sector_size != 0 || overflow || end > limits.capacity_sectors) {
+        if (!in_range(req.sector, total, limits.capacity_sectors)) {
             req.data.clear();
             req.data_len = 0;
             req.rejected = VIRTIO_BLK_S_IOERR;
