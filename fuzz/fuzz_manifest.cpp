@@ -16,7 +16,7 @@ namespace protocol = moat::protocol;
 
 bool valid_name(std::string_view n)
 {
-    if (n.empty() || n.size() > kMaxNameLength) return false;
+    if (n.empty() || n.size() > k_max_name_length) return false;
     for (std::size_t i = 0; i < n.size(); ++i) {
         const char c = n[i];
         const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'));
@@ -55,7 +55,7 @@ void check(const Manifest& m)
         if (vm.cmdline) MOAT_CHECK(vm.cmdline->find('\0') == std::string::npos);
         MOAT_CHECK(protocol::check_memory(vm.memory));
         MOAT_CHECK(protocol::check_cpus(vm.cpus));
-        MOAT_CHECK(vm.max_restarts <= kMaxMaxRestarts);
+        MOAT_CHECK(vm.max_restarts <= k_max_max_restarts);
         for (std::size_t d = 0; d < vm.disks.size(); ++d) {
             const DiskRef& disk = vm.disks[d];
             MOAT_CHECK(disk.index < m.volumes.size());

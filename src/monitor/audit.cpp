@@ -21,13 +21,13 @@ namespace moat::monitor {
 
 namespace {
 
-constexpr std::string_view kHashKey = ",\"hash\":\"";
-constexpr std::string_view kPrevKey = ",\"prev\":\"";
-constexpr std::string_view kSeqKey = "{\"seq\":";
-constexpr std::string_view kTimeKey = ",\"time\":\"";
+constexpr std::string_view k_hash_key = ",\"hash\":\"";
+constexpr std::string_view k_prev_key = ",\"prev\":\"";
+constexpr std::string_view k_seq_key = "{\"seq\":";
+constexpr std::string_view k_time_key = ",\"time\":\"";
 // `,"prev":"<64>"` + `,"hash":"<64>"}`: the fixed-width end of every record.
-constexpr std::size_t kHashTail = kHashKey.size() + kAuditHashHexLen + 2;
-constexpr std::size_t kPrevTail = kPrevKey.size() + kAuditHashHexLen + 1;
+constexpr std::size_t k_hash_tail = k_hash_key.size() + k_audit_hash_hex_len + 2;
+constexpr std::size_t k_prev_tail = k_prev_key.size() + k_audit_hash_hex_len + 1;
 
 constexpr AuditHash zero_hash()
 {
@@ -144,29 +144,29 @@ struct Tail {
 // prefix, the fixed-width prev/hash suffix, and that the hash matches the bytes.
 Result<Tail> parse_tail_record(std::string_view line)
 {
-    constexpr const char* kMalformed = "audit log: last record is malformed";
-    if (line.size() < kSeqKey.size() + kTimeKey.size() + kPrevTail + kHashTail ||
-        line.substr(0, kSeqKey.size()) != kSeqKey)
-        return fail(Errc::InvalidInput, kMalformed);
+    constexpr const char* k_malformed = "audit log: last record is malformed";
+    if (line.size() < k_seq_key.size() + k_time_key.size() + k_prev_tail + k_hash_tail ||
+        line.substr(0, k_seq_key.size()) != k_seq_key)
+        return fail(Errc::InvalidInput, k_malformed);
     std::uint64_t seq = 0;
-    const char* digits = line.data() + kSeqKey.size();
+    const char* digits = line.data() + k_seq_key.size();
     const char* end = line.data() + line.size();
     auto [p, ec] = std::from_chars(digits, end, seq);
     if (ec != std::errc() || p == digits || *digits == '0' ||
-        std::string_view(p, static_cast<std::size_t>(end - p)).substr(0, kTimeKey.size()) != kTimeKey)
-        return fail(Errc::InvalidInput, kMalformed);
+        std::string_view(p, static_cast<std::size_t>(end - p)).substr(0, k_time_key.size()) != k_time_key)
+        return fail(Errc::InvalidInput, k_malformed);
     if (seq == UINT64_MAX) return fail(Errc::OutOfRange, "audit log: seq exhausted");
 
-    const std::string_view body = line.substr(0, line.size() - kHashTail);
+    const std::string_view body = line.substr(0, line.size() - k_hash_tail);
     const std::string_view hash_part = line.substr(body.size());
-    const std::string_view prev_part = body.substr(body.size() - kPrevTail);
-    if (hash_part.substr(0, kHashKey.size()) != kHashKey || hash_part.substr(kHashTail - 2) != "\"}" ||
-        prev_part.substr(0, kPrevKey.size()) != kPrevKey || prev_part.back() != '"')
-        return fail(Errc::InvalidInput, kMalformed);
-    const std::string_view hash = hash_part.substr(kHashKey.size(), kAuditHashHexLen);
-    const std::string_view prev = prev_part.substr(kPrevKey.size(), kAuditHashHexLen);
+    const std::string_view prev_part = body.substr(body.size() - k_prev_tail);
+    if (hash_part.substr(0, k_hash_key.size()) != k_hash_key || hash_part.substr(k_hash_tail - 2) != "\"}" ||
+        prev_part.substr(0, k_prev_key.size()) != k_prev_key || prev_part.back() != '"')
+        return fail(Errc::InvalidInput, k_malformed);
+    const std::string_view hash = hash_part.substr(k_hash_key.size(), k_audit_hash_hex_len);
+    const std::string_view prev = prev_part.substr(k_prev_key.size(), k_audit_hash_hex_len);
     if (!all_of(hash, is_lower_hex) || !all_of(prev, is_lower_hex))
-        return fail(Errc::InvalidInput, kMalformed);
+        return fail(Errc::InvalidInput, k_malformed);
 
     const AuditHash want = MOAT_TRY(audit_chain_hash(prev, body));
     if (std::string_view(want.data(), want.size()) != hash)
@@ -186,7 +186,7 @@ Result<Tail> read_tail(int fd)
 
     const auto size = static_cast<std::uint64_t>(st.st_size);
     // The last record with its '\n', plus the '\n' that ends the record before it.
-    const std::size_t want = size < kAuditMaxRecord + 1 ? static_cast<std::size_t>(size) : kAuditMaxRecord + 1;
+    const std::size_t want = size < k_audit_max_record + 1 ? static_cast<std::size_t>(size) : k_audit_max_record + 1;
     std::string buf(want, '\0');
     MOAT_TRY(pread_all(fd, buf, static_cast<off_t>(size - want)));
     if (buf.back() != '\n')
@@ -203,7 +203,7 @@ Result<Tail> read_tail(int fd)
 
 Result<AuditHash> audit_chain_hash(std::string_view prev_hex, std::string_view body)
 {
-    // One buffer so one EVP_Digest call suffices; records are small (kAuditMaxRecord).
+    // One buffer so one EVP_Digest call suffices; records are small (k_audit_max_record).
     std::string msg;
     msg.reserve(prev_hex.size() + 1 + body.size());
     msg.append(prev_hex);
@@ -216,7 +216,7 @@ Result<AuditHash> audit_chain_hash(std::string_view prev_hex, std::string_view b
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     if (EVP_Digest(msg.data(), msg.size(), md, &md_len, EVP_sha256(), nullptr) != 1 ||
-        md_len * 2 != kAuditHashHexLen)
+        md_len * 2 != k_audit_hash_hex_len)
         return fail(Errc::Unsupported, "audit: SHA-256 failed (libcrypto)");
     constexpr char hex[] = "0123456789abcdef";
     AuditHash out{};
@@ -329,9 +329,9 @@ Result<void> AuditLog::append(std::string_view event, std::span<const AuditField
 
     std::string line;
     line.reserve(256);
-    line += kSeqKey;
+    line += k_seq_key;
     append_u64(seq, line);
-    line += kTimeKey;
+    line += k_time_key;
     MOAT_TRY(append_time(line));
     line += "\",\"event\":\"";
     line += event;
@@ -348,14 +348,14 @@ Result<void> AuditLog::append(std::string_view event, std::span<const AuditField
             append_i64(std::get<std::int64_t>(f.value), line);
         }
     }
-    line += kPrevKey;
+    line += k_prev_key;
     line.append(m_hash.data(), m_hash.size());
     line += '"';
     const AuditHash hash = MOAT_TRY(audit_chain_hash(last_hash(), line));
-    line += kHashKey;
+    line += k_hash_key;
     line.append(hash.data(), hash.size());
     line += "\"}\n";
-    if (line.size() > kAuditMaxRecord) return fail(Errc::OutOfRange, "audit: record too long");
+    if (line.size() > k_audit_max_record) return fail(Errc::OutOfRange, "audit: record too long");
 
     MOAT_TRY(write_durably(line));
     m_seq = seq;

@@ -29,12 +29,12 @@
 namespace moat::monitor {
 
 // Hex digits of one SHA-256 digest.
-inline constexpr std::size_t kAuditHashHexLen = 64;
+inline constexpr std::size_t k_audit_hash_hex_len = 64;
 // Longest record append() writes, and longest tail open() reads back. Keeps a line one
 // write(2) and bounds what open() reads.
-inline constexpr std::size_t kAuditMaxRecord = 64 * 1024;
+inline constexpr std::size_t k_audit_max_record = 64 * 1024;
 
-using AuditHash = std::array<char, kAuditHashHexLen>;
+using AuditHash = std::array<char, k_audit_hash_hex_len>;
 
 // One event field. `key` is [a-z_]+, not one of the record's own keys, and unique within a
 // record (MOAT_CHECK: keys come from our code). String values may hold any bytes.
@@ -70,7 +70,7 @@ public:
 
     // Writes one record with a single write(2) and fdatasync()s it before returning, so the
     // record authorising an act is durable before the act. `event` is [a-z0-9_.]+ (MOAT_CHECK).
-    // Errc::OutOfRange if the record would exceed kAuditMaxRecord (nothing written). After an
+    // Errc::OutOfRange if the record would exceed k_audit_max_record (nothing written). After an
     // I/O error the log is poisoned (the file may hold a partial line) and every later append
     // fails: the caller must not perform an act whose record may not have been kept.
     Result<void> append(std::string_view event, std::initializer_list<AuditField> fields);

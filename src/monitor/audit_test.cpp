@@ -25,7 +25,7 @@ using namespace moat::monitor;
 
 namespace {
 
-const std::string kZeros(64, '0');
+const std::string k_zeros(64, '0');
 
 class TempDir {
 public:
@@ -116,7 +116,7 @@ TEST(AuditLog, WritesTheRecordFormat)
     auto log = AuditLog::open(path);
     ASSERT_TRUE(log.has_value());
     EXPECT_EQ(log->last_seq(), 0u);
-    EXPECT_EQ(log->last_hash(), kZeros);
+    EXPECT_EQ(log->last_hash(), k_zeros);
     ASSERT_TRUE(log->append("vm.start", {{"vm", "web"}, {"pid", std::int64_t{1234}}}).has_value());
     ASSERT_TRUE(log->append("system.up", {}).has_value());
     EXPECT_EQ(log->last_seq(), 2u);
@@ -129,11 +129,11 @@ TEST(AuditLog, WritesTheRecordFormat)
     ASSERT_EQ(lines.size(), 2u);
     const std::string& l1 = lines[0];
     ASSERT_EQ(l1.rfind("{\"seq\":1,\"time\":\"", 0), 0u) << l1;
-    const std::string mid = "\",\"event\":\"vm.start\",\"vm\":\"web\",\"pid\":1234,\"prev\":\"" + kZeros + "\",\"hash\":\"";
+    const std::string mid = "\",\"event\":\"vm.start\",\"vm\":\"web\",\"pid\":1234,\"prev\":\"" + k_zeros + "\",\"hash\":\"";
     EXPECT_NE(l1.find(mid), std::string::npos) << l1;
     // The hash is SHA-256 over prev, '\n' and the bytes before `,"hash":`.
     const std::size_t body_len = l1.size() - (9 + 64 + 2);
-    const AuditHash h = audit_chain_hash(kZeros, l1.substr(0, body_len)).value();
+    const AuditHash h = audit_chain_hash(k_zeros, l1.substr(0, body_len)).value();
     EXPECT_EQ(l1.substr(body_len), ",\"hash\":\"" + std::string(h.data(), h.size()) + "\"}");
     EXPECT_EQ(hash_of(l1), std::string(h.data(), h.size()));
 
@@ -251,7 +251,7 @@ TEST(AuditLog, RefusesADamagedTail)
         {"empty line", good + "\n"},
         {"only a newline", "\n"},
         {"record without its hash", good + lines[0].substr(0, lines[0].size() - 75) + "}\n"},
-        {"overlong line", good + std::string(kAuditMaxRecord + 10, 'x') + "\n"},
+        {"overlong line", good + std::string(k_audit_max_record + 10, 'x') + "\n"},
     };
     for (const auto& [name, text] : cases) {
         const std::string path = dir.file("bad.log");
@@ -269,7 +269,7 @@ TEST(AuditLog, RefusesARecordThatIsTooLong)
     const std::string path = dir.file("audit.log");
     auto log = AuditLog::open(path);
     ASSERT_TRUE(log.has_value());
-    const std::string big(kAuditMaxRecord, 'a');
+    const std::string big(k_audit_max_record, 'a');
     auto r = log->append("x", {{"data", std::string_view(big)}});
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, Errc::OutOfRange);
@@ -464,9 +464,9 @@ TEST_F(AuditTamper, Anchor)
     EXPECT_EQ(a->hash, hash_of(m_lines[5]));
     EXPECT_FALSE(parse_audit_anchor("").has_value());
     EXPECT_FALSE(parse_audit_anchor("6").has_value());
-    EXPECT_FALSE(parse_audit_anchor("0:" + kZeros).has_value());
-    EXPECT_FALSE(parse_audit_anchor("x:" + kZeros).has_value());
-    EXPECT_FALSE(parse_audit_anchor("6:" + kZeros.substr(1)).has_value());
+    EXPECT_FALSE(parse_audit_anchor("0:" + k_zeros).has_value());
+    EXPECT_FALSE(parse_audit_anchor("x:" + k_zeros).has_value());
+    EXPECT_FALSE(parse_audit_anchor("6:" + k_zeros.substr(1)).has_value());
     EXPECT_FALSE(parse_audit_anchor("6:" + std::string(64, 'A')).has_value());
 }
 
@@ -533,7 +533,7 @@ TEST_F(AuditTamper, MalformedButCorrectlyHashedRecords)
     for (std::size_t i = upper.size() - 66; i < upper.size() - 2; ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
     expect_bad(m_text + upper + "\n", 7, 7, "hash is not");
     // A well-formed record with seq 7 and a wrong prev.
-    expect_bad(m_text + seal(kZeros, head + ",\"prev\":\"" + kZeros + "\"") + "\n", 7, 7, "prev does not match");
+    expect_bad(m_text + seal(k_zeros, head + ",\"prev\":\"" + k_zeros + "\"") + "\n", 7, 7, "prev does not match");
     // And a correct one is accepted.
     EXPECT_TRUE(verify_audit(m_text + seal(prev, head + tail) + "\n").ok);
 }
@@ -592,7 +592,7 @@ TEST(AuditShow, FilterByVmAndEvent)
 
 TEST(AuditShow, RenderRecord)
 {
-    const std::string prev = kZeros;
+    const std::string prev = k_zeros;
     const std::string line = seal(prev,
                                   "{\"seq\":12,\"time\":\"2026-11-27T01:02:03.456Z\",\"event\":\"vm.start\","
                                   "\"vm\":\"web\",\"pid\":1234,\"prev\":\"" + prev + "\"");

@@ -14,9 +14,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr std::string_view kHashKey = ",\"hash\":\"";
-constexpr std::string_view kZeroHash = "0000000000000000000000000000000000000000000000000000000000000000";
-static_assert(kZeroHash.size() == kAuditHashHexLen);
+constexpr std::string_view k_hash_key = ",\"hash\":\"";
+constexpr std::string_view k_zero_hash = "0000000000000000000000000000000000000000000000000000000000000000";
+static_assert(k_zero_hash.size() == k_audit_hash_hex_len);
 
 struct ParsedLine {
     Json obj;                       // top-level members; nested objects and arrays dropped
@@ -48,7 +48,7 @@ std::optional<ParsedLine> parse_line(std::string_view line)
 
 bool is_lower_hex64(std::string_view s)
 {
-    if (s.size() != kAuditHashHexLen) return false;
+    if (s.size() != k_audit_hash_hex_len) return false;
     for (char c : s)
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
     return true;
@@ -116,7 +116,7 @@ std::optional<std::string> check_line(std::string_view line, Record& out)
     out.prev = member(obj, "prev")->get_ref<const std::string&>();
     out.hash = member(obj, "hash")->get_ref<const std::string&>();
     // The hash covers the raw bytes up to `,"hash":`, so the line must end exactly so.
-    const std::string tail = std::string(kHashKey) + out.hash + "\"}";
+    const std::string tail = std::string(k_hash_key) + out.hash + "\"}";
     if (line.size() <= tail.size() || line.substr(line.size() - tail.size()) != tail)
         return "not in canonical form: the line must end with ,\"hash\":\"<hash>\"}";
     const auto want = audit_chain_hash(out.prev, line.substr(0, line.size() - tail.size()));
@@ -187,7 +187,7 @@ std::optional<AuditAnchor> parse_audit_anchor(std::string_view text)
 VerifyReport verify_audit(std::string_view text, const std::optional<AuditAnchor>& anchor)
 {
     VerifyReport report;
-    std::string prev_hash(kZeroHash);
+    std::string prev_hash(k_zero_hash);
     std::uint64_t lines = 0;
     bool anchor_seen = false;
     for_each_line(text, [&](std::string_view line, std::uint64_t line_no, bool terminated) {

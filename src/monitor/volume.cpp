@@ -14,7 +14,7 @@ namespace {
 // One attribute's text; nullopt when the attribute does not exist.
 Result<std::optional<std::string>> read_attribute(int fd, const char* name)
 {
-    std::array<char, kMaxLabelText> buf{};
+    std::array<char, k_max_label_text> buf{};
     const ssize_t n = ::fgetxattr(fd, name, buf.data(), buf.size());
     if (n < 0) {
         if (errno == ENODATA) return std::optional<std::string>{};
@@ -37,8 +37,8 @@ std::string printable(std::string_view s)
 
 Result<std::optional<StoredLabel>> read_volume_label(int fd)
 {
-    auto label = MOAT_TRY(read_attribute(fd, kLabelXattr));
-    auto integrity = MOAT_TRY(read_attribute(fd, kIntegrityXattr));
+    auto label = MOAT_TRY(read_attribute(fd, k_label_xattr));
+    auto integrity = MOAT_TRY(read_attribute(fd, k_integrity_xattr));
     if (!label && !integrity) return std::optional<StoredLabel>{};
     return std::optional<StoredLabel>{StoredLabel{label.value_or(""), integrity.value_or("")}};
 }

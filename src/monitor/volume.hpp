@@ -16,11 +16,11 @@
 namespace moat::monitor {
 
 // The extended attributes holding a volume's label text, exactly as the user wrote it.
-inline constexpr const char* kLabelXattr = "user.moat.label";          // secrecy, e.g. "secret:finance"
-inline constexpr const char* kIntegrityXattr = "user.moat.integrity";  // integrity, e.g. "trusted"
+inline constexpr const char* k_label_xattr = "user.moat.label";          // secrecy, e.g. "secret:finance"
+inline constexpr const char* k_integrity_xattr = "user.moat.integrity";  // integrity, e.g. "trusted"
 
 // Longest label text stored or read back; longer attributes are refused, not truncated.
-inline constexpr std::size_t kMaxLabelText = 1024;
+inline constexpr std::size_t k_max_label_text = 1024;
 
 struct StoredLabel {
     std::string label;      // secrecy text as stored
@@ -30,7 +30,7 @@ struct StoredLabel {
 // Reads the stored label text of an open image. nullopt when neither attribute exists (not a
 // moat volume). If only one exists, the other is returned empty (which no lattice parses).
 // Errors: Errc::Io for failures such as ENOTSUP; Errc::InvalidInput (ERANGE) for an attribute
-// longer than kMaxLabelText. The text is not validated: it is whatever the file carries.
+// longer than k_max_label_text. The text is not validated: it is whatever the file carries.
 Result<std::optional<StoredLabel>> read_volume_label(int fd);
 
 enum class LabelCheck : std::uint8_t {

@@ -37,9 +37,9 @@ Result<void> fill_new_volume(int fd, std::uint64_t size, std::string_view label,
     // Extending with ftruncate allocates nothing: the image is sparse.
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return fail_errno("set the image size");
     // XATTR_CREATE: the file is new, so an existing attribute would mean someone else is at work.
-    if (::fsetxattr(fd, kLabelXattr, label.data(), label.size(), XATTR_CREATE) != 0)
+    if (::fsetxattr(fd, k_label_xattr, label.data(), label.size(), XATTR_CREATE) != 0)
         return fail_errno("store the label attribute");
-    if (::fsetxattr(fd, kIntegrityXattr, integrity.data(), integrity.size(), XATTR_CREATE) != 0)
+    if (::fsetxattr(fd, k_integrity_xattr, integrity.data(), integrity.size(), XATTR_CREATE) != 0)
         return fail_errno("store the integrity attribute");
     if (::fsync(fd) != 0) return fail_errno("sync the image");
     return {};
@@ -60,7 +60,7 @@ void remove_created(const std::string& path, int fd)
 Result<void> check_label_syntax(std::string_view text)
 {
     if (text.empty()) return fail(Errc::InvalidInput, "label is empty");
-    if (text.size() > kMaxLabelText) return fail(Errc::InvalidInput, "label is too long");
+    if (text.size() > k_max_label_text) return fail(Errc::InvalidInput, "label is too long");
     const std::size_t colon = text.find(':');
     if (!is_name(text.substr(0, colon)))
         return fail(Errc::InvalidInput, "label level must be a name of letters, digits, '_' or '-'");
@@ -84,7 +84,7 @@ Result<void> check_label_syntax(std::string_view text)
 Result<void> create_volume(const std::string& path, std::uint64_t size, std::string_view label,
                            std::string_view integrity)
 {
-    if (size == 0 || size % kSectorSize != 0)
+    if (size == 0 || size % k_sector_size != 0)
         return fail(Errc::OutOfRange, "volume size must be a positive multiple of 512 bytes");
     if (size > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
         return fail(Errc::OutOfRange, "volume size is too large");

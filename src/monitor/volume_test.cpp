@@ -86,7 +86,7 @@ TEST(LabelSyntax, AcceptsLevelsAndCategories)
 
 TEST(LabelSyntax, RejectsMalformedText)
 {
-    const std::string too_long(kMaxLabelText + 1, 'a');
+    const std::string too_long(k_max_label_text + 1, 'a');
     for (std::string_view bad : {std::string_view(""), std::string_view(":finance"), std::string_view("secret:"),
                                  std::string_view("secret:a,,b"), std::string_view("secret:a,"),
                                  std::string_view("secret:,a"), std::string_view("secret:a,a"),
@@ -98,7 +98,7 @@ TEST(LabelSyntax, RejectsMalformedText)
         ASSERT_FALSE(r.has_value()) << bad;
         EXPECT_EQ(r.error().code, Errc::InvalidInput) << bad;
     }
-    EXPECT_TRUE(check_label_syntax(std::string(kMaxLabelText, 'a')).has_value());
+    EXPECT_TRUE(check_label_syntax(std::string(k_max_label_text, 'a')).has_value());
 }
 
 TEST_F(VolumeTest, CreatesSparseImageWithModeSizeAndLabels)
@@ -114,8 +114,8 @@ TEST_F(VolumeTest, CreatesSparseImageWithModeSizeAndLabels)
     EXPECT_EQ(st.st_mode & 07777, 0600u);
     EXPECT_LE(st.st_blocks * 512, 64 << 10) << "the image is not sparse";
     // Stored exactly as written; no lattice is known at creation.
-    EXPECT_EQ(get_attr(p, kLabelXattr), "secret:hr,finance");
-    EXPECT_EQ(get_attr(p, kIntegrityXattr), "trusted");
+    EXPECT_EQ(get_attr(p, k_label_xattr), "secret:hr,finance");
+    EXPECT_EQ(get_attr(p, k_integrity_xattr), "trusted");
 
     UniqueFd fd = open_ro(p);
     auto info = volume_info(fd.get());
@@ -230,7 +230,7 @@ TEST_F(VolumeTest, ReadLabelOfUnlabelledFileIsNullopt)
 TEST_F(VolumeTest, ReadLabelReportsOneMissingHalfAsEmpty)
 {
     const std::string p = plain_file("half.img");
-    ASSERT_EQ(::setxattr(p.c_str(), kLabelXattr, "secret", 6, 0), 0);
+    ASSERT_EQ(::setxattr(p.c_str(), k_label_xattr, "secret", 6, 0), 0);
     UniqueFd fd = open_ro(p);
     auto stored = read_volume_label(fd.get());
     ASSERT_TRUE(stored.has_value());
@@ -246,8 +246,8 @@ TEST_F(VolumeTest, ReadLabelReportsOneMissingHalfAsEmpty)
 TEST_F(VolumeTest, ReadLabelRefusesOverlongAttribute)
 {
     const std::string p = plain_file("long.img");
-    const std::string big(kMaxLabelText + 1, 'a');
-    ASSERT_EQ(::setxattr(p.c_str(), kLabelXattr, big.data(), big.size(), 0), 0);
+    const std::string big(k_max_label_text + 1, 'a');
+    ASSERT_EQ(::setxattr(p.c_str(), k_label_xattr, big.data(), big.size(), 0), 0);
     UniqueFd fd = open_ro(p);
     auto stored = read_volume_label(fd.get());
     ASSERT_FALSE(stored.has_value());
@@ -343,8 +343,8 @@ TEST_F(VolumeTest, CheckUnparsableAgainstThisLattice)
                           Case{"trusted", "secret", "trusted/secret"}, Case{"secret:", "trusted", "secret:/trusted"},
                           Case{"secret\x1b[2J", "trusted", "secret?[2J/trusted"}}) {
         const std::string p = plain_file("odd.img");
-        ASSERT_EQ(::setxattr(p.c_str(), kLabelXattr, c.label, std::strlen(c.label), 0), 0);
-        ASSERT_EQ(::setxattr(p.c_str(), kIntegrityXattr, c.integrity, std::strlen(c.integrity), 0), 0);
+        ASSERT_EQ(::setxattr(p.c_str(), k_label_xattr, c.label, std::strlen(c.label), 0), 0);
+        ASSERT_EQ(::setxattr(p.c_str(), k_integrity_xattr, c.integrity, std::strlen(c.integrity), 0), 0);
         UniqueFd fd = open_ro(p);
         auto r = check_volume_label(fd.get(), lattice, expected);
         EXPECT_EQ(r.result, LabelCheck::Unparsable) << c.label;

@@ -13,7 +13,7 @@ using namespace moat::policy::testing;
 
 namespace {
 
-constexpr Act kAllActs[] = {Act::ReadVolume,    Act::WriteVolume,     Act::ReadWriteVolume,
+constexpr Act k_all_acts[] = {Act::ReadVolume,    Act::WriteVolume,     Act::ReadWriteVolume,
                             Act::ChannelOneWay, Act::ChannelBothWays, Act::NetworkAttach};
 
 constexpr Decision allowed(Rule r) { return {Verdict::Allow, r}; }
@@ -107,7 +107,7 @@ TEST(Decide, UnknownActIsDenied)
 TEST(DecideLaws, EveryAllowRespectsTheFlowRule)
 {
     const auto labels = all_labels(small_lattice());
-    for (const Act act : kAllActs) {
+    for (const Act act : k_all_acts) {
         for (const Label& s : labels) {
             for (const Label& o : labels) {
                 const Decision d = decide(act, s, o);
@@ -164,7 +164,7 @@ TEST(Decide, EveryRuleHasAnExplanation)
         EXPECT_GT(std::strlen(text), 10u);
         EXPECT_STRNE(text, "unknown rule");
     }
-    for (const Act act : kAllActs) EXPECT_STRNE(to_string(act), "unknown-act");
+    for (const Act act : k_all_acts) EXPECT_STRNE(to_string(act), "unknown-act");
     EXPECT_STREQ(to_string(Verdict::Allow), "allow");
     EXPECT_STREQ(to_string(Verdict::Deny), "deny");
     EXPECT_STREQ(to_string(Rule::NoReadUp), "no read up: the VM's secrecy does not dominate the volume's");

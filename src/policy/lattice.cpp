@@ -52,10 +52,10 @@ Result<Lattice> Lattice::create(std::vector<std::string> levels, std::vector<std
     };
     if (levels.empty()) return list_error("levels", "lattice has no secrecy levels");
     if (integrity_levels.empty()) return list_error("integrity", "lattice has no integrity levels");
-    if (levels.size() > kMaxLevels) return list_error("levels", "lattice has more than 256 secrecy levels");
-    if (integrity_levels.size() > kMaxLevels)
+    if (levels.size() > k_max_levels) return list_error("levels", "lattice has more than 256 secrecy levels");
+    if (integrity_levels.size() > k_max_levels)
         return list_error("integrity", "lattice has more than 256 integrity levels");
-    if (categories.size() > kMaxCategories)
+    if (categories.size() > k_max_categories)
         return list_error("categories", "lattice has more than 64 categories");
     MOAT_TRY(check_list(levels, bad_entry));
     MOAT_TRY(check_list(categories, bad_entry));
@@ -71,7 +71,7 @@ Result<Lattice> Lattice::create(std::vector<std::string> levels, std::vector<std
 CategorySet Lattice::all_categories() const
 {
     // Shifting a 64-bit value by 64 is undefined, so the full set is special-cased.
-    if (m_categories.size() == kMaxCategories) return ~CategorySet{0};
+    if (m_categories.size() == k_max_categories) return ~CategorySet{0};
     return (CategorySet{1} << m_categories.size()) - 1;
 }
 

@@ -17,8 +17,8 @@ namespace moat::policy {
 // Bit i set means category i of the lattice is in the set; hence at most 64 categories.
 using CategorySet = std::uint64_t;
 
-inline constexpr std::size_t kMaxCategories = 64;
-inline constexpr std::size_t kMaxLevels = 256;
+inline constexpr std::size_t k_max_categories = 64;
+inline constexpr std::size_t k_max_levels = 256;
 
 // Which half of a label. Both halves share the lattice's one category list.
 enum class Dimension : std::uint8_t { Secrecy, Integrity };
@@ -28,7 +28,7 @@ class Lattice final {
 public:
     // Levels are listed low to high. Every list's names are non-empty, unique within the list,
     // and free of ':' ',' '/' and whitespace (the label syntax's separators). Both level lists
-    // are non-empty; categories may be empty but number at most kMaxCategories. On failure,
+    // are non-empty; categories may be empty but number at most k_max_categories. On failure,
     // if bad_entry is given it receives the offending name (or the list's name for a list error).
     static Result<Lattice> create(std::vector<std::string> levels, std::vector<std::string> categories,
                                   std::vector<std::string> integrity_levels, std::string* bad_entry = nullptr);

@@ -37,12 +37,12 @@ namespace moat::policy {
 
 namespace {
 
-constexpr std::size_t kMaxQuoted = 80;  // longer values are cut in messages
+constexpr std::size_t k_max_quoted = 80;  // longer values are cut in messages
 
 bool valid_name(std::string_view name)
 {
     auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-    if (name.empty() || name.size() > kMaxNameLength || !lower_or_digit(name[0])) return false;
+    if (name.empty() || name.size() > k_max_name_length || !lower_or_digit(name[0])) return false;
     return std::all_of(name.begin(), name.end(), [&](char c) { return lower_or_digit(c) || c == '_' || c == '-'; });
 }
 
@@ -61,12 +61,12 @@ void append_escaped(std::string& out, std::string_view text)
     }
 }
 
-// 'value', escaped and cut to kMaxQuoted bytes.
+// 'value', escaped and cut to k_max_quoted bytes.
 std::string quoted(std::string_view text)
 {
     std::string out = "'";
-    append_escaped(out, text.substr(0, kMaxQuoted));
-    if (text.size() > kMaxQuoted) out += "...";
+    append_escaped(out, text.substr(0, k_max_quoted));
+    if (text.size() > k_max_quoted) out += "...";
     out += "'";
     return out;
 }
@@ -79,8 +79,8 @@ std::string key_part(std::string_view k)
     });
     if (bare) return std::string(k);
     std::string out = "\"";
-    append_escaped(out, k.substr(0, kMaxQuoted));
-    if (k.size() > kMaxQuoted) out += "...";
+    append_escaped(out, k.substr(0, k_max_quoted));
+    if (k.size() > k_max_quoted) out += "...";
     out += "\"";
     return out;
 }
@@ -263,7 +263,7 @@ Result<Lattice> Parser::lattice(const toml::node& n)
         l.names = MOAT_TRY(name_list(*l.node, l.key));
         if (l.names.empty() && !is_categories)
             return error(line_of(*l.node), l.key, "empty list (declare at least one level, low to high)");
-        const std::size_t limit = is_categories ? kMaxCategories : kMaxLevels;
+        const std::size_t limit = is_categories ? k_max_categories : k_max_levels;
         if (l.names.size() > limit)
             return error(line_of(*l.node), l.key,
                          std::to_string(l.names.size()) + " entries, more than the " + std::to_string(limit) + " allowed");
@@ -416,7 +416,7 @@ Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::
             else return error(line_of(*vv), sub, "bad restart policy " + quoted(r) + " (use \"never\" or \"on-failure\")");
             vm.restart_line = line_of(*vv);
         } else if (kname == "max_restarts") {
-            vm.max_restarts = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, sub, 0, kMaxMaxRestarts)));
+            vm.max_restarts = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, sub, 0, k_max_max_restarts)));
         } else {
             return unknown_key(*kk, key,
                                "label, integrity, kernel, initrd, cmdline, memory, cpus, disks, restart, max_restarts");

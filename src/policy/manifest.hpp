@@ -16,10 +16,10 @@
 namespace moat::policy {
 
 // A VM's memory and vCPUs are checked against protocol/limits.hpp, as for `moat run`.
-inline constexpr std::uint64_t kDefaultVmMemory = 256ull << 20;
-inline constexpr std::uint32_t kDefaultMaxRestarts = 3;
-inline constexpr std::uint32_t kMaxMaxRestarts = 100;
-inline constexpr std::size_t kMaxNameLength = 32;
+inline constexpr std::uint64_t k_default_vm_memory = 256ull << 20;
+inline constexpr std::uint32_t k_default_max_restarts = 3;
+inline constexpr std::uint32_t k_max_max_restarts = 100;
+inline constexpr std::size_t k_max_name_length = 32;
 
 // Line numbers are 1-based lines of the manifest text; 0 means "not written" (a default was
 // used), and messages then fall back to the enclosing table's line.
@@ -55,11 +55,11 @@ struct VmSpec {
     PathRef kernel;
     std::optional<PathRef> initrd;
     std::optional<std::string> cmdline;  // absent: the VMM's default command line
-    std::uint64_t memory = kDefaultVmMemory;  // bytes, protocol::check_memory
+    std::uint64_t memory = k_default_vm_memory;  // bytes, protocol::check_memory
     std::uint32_t cpus = 1;                   // protocol::check_cpus
     std::vector<DiskRef> disks;               // in manifest order; no volume twice
     Restart restart = Restart::Never;
-    std::uint32_t max_restarts = kDefaultMaxRestarts;  // 0..kMaxMaxRestarts
+    std::uint32_t max_restarts = k_default_max_restarts;  // 0..k_max_max_restarts
 
     std::uint32_t line = 0;  // the [vm.NAME] table
     std::uint32_t label_line = 0;

@@ -17,7 +17,7 @@ using namespace moat::policy::testing;
 namespace {
 
 // DESIGN.md "Manifest", without the [[channel]] table (channels come with a later issue).
-constexpr std::string_view kDesignExample = R"(
+constexpr std::string_view k_design_example = R"(
 [lattice]
 levels     = ["public", "internal", "secret"]        # low → high
 categories = ["finance", "hr"]
@@ -46,7 +46,7 @@ disks     = [{ volume = "base", mode = "ro" }]
 )";
 
 // Lines 1-4: a lattice; line 5: a volume table. Tests append a VM from line 9 on.
-constexpr std::string_view kPrefix = R"([lattice]
+constexpr std::string_view k_prefix = R"([lattice]
 levels = ["public", "internal", "secret"]
 categories = ["finance", "hr"]
 integrity = ["untrusted", "trusted"]
@@ -57,7 +57,7 @@ integrity = "trusted"
 )";
 
 // A minimal valid VM starting on line 9.
-constexpr std::string_view kVm = R"([vm.web]
+constexpr std::string_view k_vm = R"([vm.web]
 label = "public"
 integrity = "untrusted"
 kernel = "vmlinuz"
@@ -81,14 +81,14 @@ std::string error_of(const std::string& text, Errc code = Errc::InvalidInput)
     return message;
 }
 
-std::string with_vm(std::string_view extra) { return std::string(kPrefix) + std::string(kVm) + std::string(extra); }
+std::string with_vm(std::string_view extra) { return std::string(k_prefix) + std::string(k_vm) + std::string(extra); }
 
 }  // namespace
 
 TEST(Manifest, DesignExample)
 {
     std::string message;
-    auto r = parse(kDesignExample, &message);
+    auto r = parse(k_design_example, &message);
     ASSERT_TRUE(r.has_value()) << message;
     const Manifest& m = *r;
     const Lattice l = design_lattice();
@@ -133,7 +133,7 @@ TEST(Manifest, DesignExample)
     EXPECT_EQ(web.disks[0].mode, DiskAccess::ReadOnly);
     EXPECT_EQ(web.disks[0].line, 19u);
     EXPECT_EQ(web.restart, Restart::Never);
-    EXPECT_EQ(web.max_restarts, kDefaultMaxRestarts);
+    EXPECT_EQ(web.max_restarts, k_default_max_restarts);
 
     const VmSpec& analyst = m.vms[1];
     EXPECT_EQ(analyst.name, "analyst");
@@ -207,7 +207,7 @@ TEST(Manifest, Defaults)
     auto r = parse(with_vm(""));
     ASSERT_TRUE(r.has_value());
     const VmSpec& vm = r->vms[0];
-    EXPECT_EQ(vm.memory, kDefaultVmMemory);
+    EXPECT_EQ(vm.memory, k_default_vm_memory);
     EXPECT_EQ(vm.cpus, 1u);
     EXPECT_FALSE(vm.initrd.has_value());
     EXPECT_FALSE(vm.cmdline.has_value());
@@ -249,7 +249,7 @@ volume = "a"
 
 TEST(Manifest, ManifestOrderNotKeyOrder)
 {
-    auto r = parse(std::string(kPrefix) + R"([volume.alpha]
+    auto r = parse(std::string(k_prefix) + R"([volume.alpha]
 path = "a.img"
 label = "public"
 integrity = "trusted"
@@ -290,7 +290,7 @@ TEST(ManifestError, TomlSyntax)
     const std::string unclosed = error_of("[lattice]\nlevels = [\"a\"\n");
     EXPECT_EQ(unclosed.rfind("demo.toml:2: invalid TOML: ", 0), 0u) << unclosed;  // toml++ names the array's line
     EXPECT_GT(unclosed.size(), 27u) << unclosed;  // toml++'s description follows
-    const std::string m = error_of(std::string(kPrefix) + "[vm.web\n");
+    const std::string m = error_of(std::string(k_prefix) + "[vm.web\n");
     EXPECT_EQ(m.rfind("demo.toml:9: invalid TOML: ", 0), 0u) << m;
     // TOML itself rejects a repeated table, hence duplicate VM or volume names.
     const std::string dup = error_of(with_vm("[vm.web]\n"));
@@ -323,14 +323,14 @@ TEST(ManifestError, TheErrorCarriesItsMessage)
 
 TEST(ManifestError, UnknownKeys)
 {
-    EXPECT_EQ(error_of(std::string(kPrefix) + "colour = \"red\"\n"),
+    EXPECT_EQ(error_of(std::string(k_prefix) + "colour = \"red\"\n"),
               "demo.toml:9: volume.base.colour: unknown key (expected one of: path, label, integrity)");
     EXPECT_EQ(error_of(with_vm("memroy = \"1G\"\n")),
               "demo.toml:13: vm.web.memroy: unknown key (expected one of: label, integrity, kernel, initrd, cmdline, "
               "memory, cpus, disks, restart, max_restarts)");
     EXPECT_EQ(error_of(with_vm("disks = [{ volume = \"base\", mod = \"ro\" }]\n")),
               "demo.toml:13: vm.web.disks[0].mod: unknown key (expected one of: volume, mode)");
-    EXPECT_EQ(error_of("networks = 1\n" + std::string(kPrefix)),
+    EXPECT_EQ(error_of("networks = 1\n" + std::string(k_prefix)),
               "demo.toml:1: networks: unknown key (expected one of: lattice, volume, vm)");
     EXPECT_EQ(error_of("[lattice]\nlevels = [\"a\"]\nintegrity = [\"b\"]\norder = 1\n"),
               "demo.toml:4: lattice.order: unknown key (expected one of: levels, categories, integrity)");
@@ -365,35 +365,35 @@ TEST(ManifestError, WrongTypes)
     EXPECT_EQ(error_of(with_vm("restart = 1.5\n")), "demo.toml:13: vm.web.restart: expected a string, found a float");
     EXPECT_EQ(error_of(with_vm("max_restarts = \"3\"\n")),
               "demo.toml:13: vm.web.max_restarts: expected an integer, found a string");
-    EXPECT_EQ(error_of(std::string(kPrefix) + "[vm]\nweb = 1\n"), "demo.toml:10: vm.web: expected a table, found an integer");
-    EXPECT_EQ(error_of("vm = 1\n" + std::string(kPrefix)), "demo.toml:1: vm: expected a table, found an integer");
-    EXPECT_EQ(error_of("volume = [1]\n[lattice]\nlevels = [\"public\"]\nintegrity = [\"untrusted\"]\n" + std::string(kVm)),
+    EXPECT_EQ(error_of(std::string(k_prefix) + "[vm]\nweb = 1\n"), "demo.toml:10: vm.web: expected a table, found an integer");
+    EXPECT_EQ(error_of("vm = 1\n" + std::string(k_prefix)), "demo.toml:1: vm: expected a table, found an integer");
+    EXPECT_EQ(error_of("volume = [1]\n[lattice]\nlevels = [\"public\"]\nintegrity = [\"untrusted\"]\n" + std::string(k_vm)),
               "demo.toml:1: volume: expected a table, found an array");
     EXPECT_EQ(error_of("lattice = \"x\"\n"), "demo.toml:1: lattice: expected a table, found a string");
     EXPECT_EQ(error_of("[lattice]\nlevels = \"public\"\nintegrity = [\"t\"]\n"),
               "demo.toml:2: lattice.levels: expected an array of strings, found a string");
     EXPECT_EQ(error_of("[lattice]\nlevels = [\"a\",\n 2]\nintegrity = [\"t\"]\n"),
               "demo.toml:3: lattice.levels[1]: expected a string, found an integer");
-    EXPECT_EQ(error_of(std::string(kPrefix) + "[vm.web]\nlabel = 3\nintegrity = \"untrusted\"\nkernel = \"k\"\n"),
+    EXPECT_EQ(error_of(std::string(k_prefix) + "[vm.web]\nlabel = 3\nintegrity = \"untrusted\"\nkernel = \"k\"\n"),
               "demo.toml:10: vm.web.label: expected a string, found an integer");
 }
 
 TEST(ManifestError, Labels)
 {
-    std::string vm_label = std::string(kPrefix) + "[vm.web]\nlabel = \"secret:legal\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n";
+    std::string vm_label = std::string(k_prefix) + "[vm.web]\nlabel = \"secret:legal\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n";
     EXPECT_EQ(error_of(vm_label),
               "demo.toml:10: vm.web.label: 'secret:legal': label names an unknown category 'legal' (declared in "
               "lattice.categories)");
-    std::string vm_level = std::string(kPrefix) + "[vm.web]\nlabel = \"topsecret\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n";
+    std::string vm_level = std::string(k_prefix) + "[vm.web]\nlabel = \"topsecret\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n";
     EXPECT_EQ(error_of(vm_level),
               "demo.toml:10: vm.web.label: 'topsecret': label names an unknown level (declared in lattice.levels)");
-    std::string vm_integ = std::string(kPrefix) + "[vm.web]\nlabel = \"public\"\nintegrity = \"public\"\nkernel = \"k\"\n";
+    std::string vm_integ = std::string(k_prefix) + "[vm.web]\nlabel = \"public\"\nintegrity = \"public\"\nkernel = \"k\"\n";
     EXPECT_EQ(error_of(vm_integ),
               "demo.toml:11: vm.web.integrity: 'public': label names an unknown level (declared in lattice.integrity)");
-    std::string vm_empty = std::string(kPrefix) + "[vm.web]\nlabel = \"secret:\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n";
+    std::string vm_empty = std::string(k_prefix) + "[vm.web]\nlabel = \"secret:\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n";
     EXPECT_EQ(error_of(vm_empty), "demo.toml:10: vm.web.label: 'secret:': label has an empty category");
     std::string vm_repeat =
-        std::string(kPrefix) + "[vm.web]\nlabel = \"secret:hr,hr\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n";
+        std::string(k_prefix) + "[vm.web]\nlabel = \"secret:hr,hr\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n";
     EXPECT_EQ(error_of(vm_repeat), "demo.toml:10: vm.web.label: 'secret:hr,hr': label repeats a category 'hr'");
     std::string vol = "[lattice]\nlevels = [\"public\"]\nintegrity = [\"trusted\"]\n[volume.base]\npath = \"b\"\n"
                       "label = \"public\"\nintegrity = \"trusted:hr\"\n";
@@ -407,27 +407,27 @@ TEST(ManifestError, Labels)
 
 TEST(ManifestError, MissingKeys)
 {
-    EXPECT_EQ(error_of(std::string(kPrefix) + "[vm.web]\nintegrity = \"untrusted\"\nkernel = \"k\"\n"),
+    EXPECT_EQ(error_of(std::string(k_prefix) + "[vm.web]\nintegrity = \"untrusted\"\nkernel = \"k\"\n"),
               "demo.toml:9: vm.web.label: missing (the VM's secrecy, e.g. \"public\")");
-    EXPECT_EQ(error_of(std::string(kPrefix) + "[vm.web]\nlabel = \"public\"\nkernel = \"k\"\n"),
+    EXPECT_EQ(error_of(std::string(k_prefix) + "[vm.web]\nlabel = \"public\"\nkernel = \"k\"\n"),
               "demo.toml:9: vm.web.integrity: missing (the VM's integrity, e.g. \"untrusted\")");
-    EXPECT_EQ(error_of(std::string(kPrefix) + "[vm.web]\nlabel = \"public\"\nintegrity = \"untrusted\"\n"),
+    EXPECT_EQ(error_of(std::string(k_prefix) + "[vm.web]\nlabel = \"public\"\nintegrity = \"untrusted\"\n"),
               "demo.toml:9: vm.web.kernel: missing (the guest kernel image)");
     EXPECT_EQ(error_of(with_vm("disks = [{ mode = \"ro\" }]\n")),
               "demo.toml:13: vm.web.disks[0].volume: missing (the name of a [volume.NAME])");
     const std::string lat = "[lattice]\nlevels = [\"public\"]\nintegrity = [\"trusted\"]\n";
-    EXPECT_EQ(error_of(lat + "[volume.v]\nlabel = \"public\"\nintegrity = \"trusted\"\n" + std::string(kVm)),
+    EXPECT_EQ(error_of(lat + "[volume.v]\nlabel = \"public\"\nintegrity = \"trusted\"\n" + std::string(k_vm)),
               "demo.toml:4: volume.v.path: missing (the volume's image file)");
-    EXPECT_EQ(error_of(lat + "[volume.v]\npath = \"p\"\nintegrity = \"trusted\"\n" + std::string(kVm)),
+    EXPECT_EQ(error_of(lat + "[volume.v]\npath = \"p\"\nintegrity = \"trusted\"\n" + std::string(k_vm)),
               "demo.toml:4: volume.v.label: missing (the volume's secrecy, e.g. \"public\")");
-    EXPECT_EQ(error_of(lat + "[volume.v]\npath = \"p\"\nlabel = \"public\"\n" + std::string(kVm)),
+    EXPECT_EQ(error_of(lat + "[volume.v]\npath = \"p\"\nlabel = \"public\"\n" + std::string(k_vm)),
               "demo.toml:4: volume.v.integrity: missing (the volume's integrity, e.g. \"trusted\")");
-    EXPECT_EQ(error_of(std::string(kVm)), "demo.toml: lattice: missing table [lattice]");
-    EXPECT_EQ(error_of(std::string(kPrefix)), "demo.toml: vm: no VMs declared (add a [vm.NAME] table)");
-    EXPECT_EQ(error_of(std::string(kPrefix) + "[vm]\n"), "demo.toml:9: vm: no VMs declared (add a [vm.NAME] table)");
-    EXPECT_EQ(error_of("[lattice]\nintegrity = [\"t\"]\n" + std::string(kVm)),
+    EXPECT_EQ(error_of(std::string(k_vm)), "demo.toml: lattice: missing table [lattice]");
+    EXPECT_EQ(error_of(std::string(k_prefix)), "demo.toml: vm: no VMs declared (add a [vm.NAME] table)");
+    EXPECT_EQ(error_of(std::string(k_prefix) + "[vm]\n"), "demo.toml:9: vm: no VMs declared (add a [vm.NAME] table)");
+    EXPECT_EQ(error_of("[lattice]\nintegrity = [\"t\"]\n" + std::string(k_vm)),
               "demo.toml:1: lattice.levels: missing (the secrecy levels, low to high)");
-    EXPECT_EQ(error_of("[lattice]\nlevels = [\"t\"]\n" + std::string(kVm)),
+    EXPECT_EQ(error_of("[lattice]\nlevels = [\"t\"]\n" + std::string(k_vm)),
               "demo.toml:1: lattice.integrity: missing (the integrity levels, low to high)");
 }
 
@@ -476,7 +476,7 @@ TEST(ManifestError, Names)
     EXPECT_EQ(error_of(lat + "[volume.Base]\npath = \"p\"\nlabel = \"public\"\nintegrity = \"t\"\n[vm.a]\n" + body),
               "demo.toml:4: volume.Base: bad volume name (use 1 to 32 of a-z 0-9 _ -, a-z or 0-9 first)");
     // One namespace for VMs and volumes.
-    EXPECT_EQ(error_of(std::string(kPrefix) + "[vm.base]\n" + "label = \"public\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n"),
+    EXPECT_EQ(error_of(std::string(k_prefix) + "[vm.base]\n" + "label = \"public\"\nintegrity = \"untrusted\"\nkernel = \"k\"\n"),
               "demo.toml:9: vm.base: name 'base' is already used by a volume (line 5); VM and volume names must differ");
 }
 
@@ -518,7 +518,7 @@ TEST(ManifestError, Disks)
     EXPECT_EQ(error_of(with_vm("disks = [{ volume = \"base\", mode = \"wo\" }]\n")),
               "demo.toml:13: vm.web.disks[0].mode: bad mode 'wo' (use \"ro\" or \"rw\")");
     // A VM may name a volume declared after it.
-    auto r = parse(std::string(kPrefix) + std::string(kVm) + "disks = [{ volume = \"late\" }]\n" +
+    auto r = parse(std::string(k_prefix) + std::string(k_vm) + "disks = [{ volume = \"late\" }]\n" +
                    "[volume.late]\npath = \"l\"\nlabel = \"public\"\nintegrity = \"trusted\"\n");
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->vms[0].disks[0].index, 1u);
@@ -530,13 +530,13 @@ TEST(ManifestError, Disks)
 
 TEST(ManifestError, Paths)
 {
-    EXPECT_EQ(error_of(std::string(kPrefix) + "[vm.web]\nlabel = \"public\"\nintegrity = \"untrusted\"\nkernel = \"\"\n"),
+    EXPECT_EQ(error_of(std::string(k_prefix) + "[vm.web]\nlabel = \"public\"\nintegrity = \"untrusted\"\nkernel = \"\"\n"),
               "demo.toml:12: vm.web.kernel: empty path");
     EXPECT_EQ(error_of(with_vm("initrd = \"a\\u0000b\"\n")), "demo.toml:13: vm.web.initrd: contains a NUL character");
     EXPECT_EQ(error_of(with_vm("cmdline = \"quiet\\u0000init=/bin/sh\"\n")),
               "demo.toml:13: vm.web.cmdline: contains a NUL character");
     const std::string lat = "[lattice]\nlevels = [\"public\"]\nintegrity = [\"t\"]\n";
-    EXPECT_EQ(error_of(lat + "[volume.v]\npath = \"\"\nlabel = \"public\"\nintegrity = \"t\"\n" + std::string(kVm)),
+    EXPECT_EQ(error_of(lat + "[volume.v]\npath = \"\"\nlabel = \"public\"\nintegrity = \"t\"\n" + std::string(k_vm)),
               "demo.toml:5: volume.v.path: empty path");
 }
 

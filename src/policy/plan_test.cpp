@@ -15,7 +15,7 @@ namespace {
 
 // The issue's demo system plus the two refused requests of acceptance 10: analyst read-write
 // on base, and web reading the analyst's volume.
-constexpr std::string_view kSystem = R"([lattice]
+constexpr std::string_view k_system = R"([lattice]
 levels     = ["public", "internal", "secret"]
 categories = ["finance", "hr"]
 integrity  = ["untrusted", "trusted"]
@@ -67,7 +67,7 @@ Manifest parsed(std::string_view text)
 
 TEST(Plan, DemoSystemOrderAndVerdicts)
 {
-    const Manifest m = parsed(kSystem);
+    const Manifest m = parsed(k_system);
     const auto p = plan(m);
     ASSERT_EQ(p.size(), 6u);
 
@@ -119,7 +119,7 @@ TEST(Plan, DemoSystemOrderAndVerdicts)
 
 TEST(Plan, Describe)
 {
-    const Manifest m = parsed(kSystem);
+    const Manifest m = parsed(k_system);
     const auto p = plan(m);
     ASSERT_EQ(p.size(), 6u);
     EXPECT_EQ(describe(m, p[0]),
