@@ -148,8 +148,7 @@ void System::handle_request(Client& c, const Request& r)
         const protocol::Report msg{static_cast<std::uint32_t>(protocol::ReportKind::AttachConsole), 0, 0};
         const int fds[] = {c.fd.get()};
         if (auto s = protocol::send_message(vm->sock.get(), std::as_bytes(std::span(&msg, 1)), fds); !s)
-            std::fprintf(stderr, "moat: %s: attaching a console: %s\n", vm->spec->name.c_str(),
-                         describe(s.error()).c_str());
+            report(vm->spec->name + ": attaching a console: " + describe(s.error()));
         return;
     }
     }

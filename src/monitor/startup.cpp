@@ -46,11 +46,13 @@ std::string current_system_link()
     return dir + "/moat-" + std::to_string(::getuid()) + ".state";
 }
 
+void System::report(const std::string& line) { std::fprintf(stderr, "moat: %s\n", line.c_str()); }
+
 bool System::audit(std::string_view event, std::span<const AuditField> fields)
 {
     if (m_audit_failed) return false;
     if (auto r = m_audit->append(event, fields); !r) {
-        std::fprintf(stderr, "moat: audit log: %s; stopping the system\n", describe(r.error()).c_str());
+        report("audit log: " + describe(r.error()) + "; stopping the system");
         m_audit_failed = true;
         begin_down("the audit log failed");
         return false;
@@ -58,41 +60,29 @@ bool System::audit(std::string_view event, std::span<const AuditField> fields)
     return true;
 }
 
-int System::refuse(const std::string& message, bool print)
+int System::refuse(const std::string& message)
 {
-    if (print) std::fprintf(stderr, "moat: %s\n", message.c_str());
     if (m_audit && !m_audit_failed)
         (void)m_audit->append("system.refused", {{"reason", std::string_view(message)}});
     return k_system_refused;
 }
 
-bool System::open_state()
+Result<void> System::open_state()
 {
-    if (::mkdir(m_options.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-        std::fprintf(stderr, "moat: state directory '%s': %s\n", m_options.state_dir.c_str(), std::strerror(errno));
-        return false;
-    }
+    const std::string dir = "state directory '" + m_options.state_dir + "'";
+    if (::mkdir(m_options.state_dir.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno_in(dir);
     m_state = UniqueFd(::open(m_options.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!m_state.valid()) {
-        std::fprintf(stderr, "moat: state directory '%s': %s\n", m_options.state_dir.c_str(), std::strerror(errno));
-        return false;
-    }
+    if (!m_state.valid()) return fail_errno_in(dir);
     auto log = AuditLog::open_at(m_state.get(), "audit.log");
-    if (!log) {
-        std::fprintf(stderr, "moat: audit log '%s/audit.log': %s\n", m_options.state_dir.c_str(),
-                     describe(log.error()).c_str());
-        return false;
-    }
+    if (!log) return fail(log.error().in("audit log '" + m_options.state_dir + "/audit.log'"));
     m_audit.emplace(std::move(*log));
-    return true;
+    return {};
 }
 
-bool System::decide_all()
+Result<std::size_t> System::decide_all()
 {
-    const auto decisions = policy::plan(m_manifest);
-    bool ok = true;
-    for (const auto& d : decisions) {
-        const std::string line = policy::describe(m_manifest, d);
+    std::size_t denied = 0;
+    for (const auto& d : policy::plan(m_manifest)) {
         const bool allow = d.decision.verdict == policy::Verdict::Allow;
         if (!audit("decision", {{"vm", std::string_view(d.vm)},
                                 {"object", std::string_view(d.object)},
@@ -101,36 +91,30 @@ bool System::decide_all()
                                 {"object_label", std::string_view(policy::format_label(m_manifest.lattice, d.object_label))},
                                 {"decision", allow ? "allow" : "deny"},
                                 {"rule", policy::rule_name(d.decision.rule)}}))
-            return false;
+            return fail(Errc::Io, "the audit log failed");
         if (!allow) {
-            std::fprintf(stderr, "moat: %s\n", line.c_str());
-            ok = false;
+            report(policy::describe(m_manifest, d));
+            ++denied;
         }
     }
-    return ok;
+    return denied;
 }
 
 // What the manifest parser could not know: whether each VM fits on this host.
-bool System::check_sizes()
+Result<void> System::check_sizes() const
 {
-    bool ok = true;
     for (const auto& spec : m_manifest.vms) {
-        if (auto r = protocol::check_host_memory(spec.memory); !r) {
-            const auto line = spec.memory_line ? spec.memory_line : spec.line;
-            std::fprintf(stderr, "moat: %s\n", describe(r.error().in(m_manifest.where(line, "vm." + spec.name + ".memory"))).c_str());
-            ok = false;
-        }
+        if (auto r = protocol::check_host_memory(spec.memory); !r)
+            return fail(r.error().in(m_manifest.where(spec.memory_line ? spec.memory_line : spec.line,
+                                                      "vm." + spec.name + ".memory")));
     }
-    return ok;
+    return {};
 }
 
-bool System::open_files()
+Result<void> System::open_files()
 {
     m_null = UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (!m_null.valid()) {
-        std::fprintf(stderr, "moat: /dev/null: %s\n", std::strerror(errno));
-        return false;
-    }
+    if (!m_null.valid()) return fail_errno_in("/dev/null");
     for (const auto& spec : m_manifest.vms) {
         auto audit_label = [&](const LabelSeen& s) {
             return audit("volume.label", {{"vm", std::string_view(spec.name)},
@@ -139,61 +123,42 @@ bool System::open_files()
                                           {"stored", std::string_view(s.check.stored)},
                                           {"result", to_string(s.check.result)}});
         };
-        auto files = open_vm_files(m_manifest, spec, audit_label);
-        if (!files) {
-            if (!m_audit_failed) std::fprintf(stderr, "moat: %s\n", describe(files.error()).c_str());
-            return false;
-        }
+        auto files = MOAT_TRY(open_vm_files(m_manifest, spec, audit_label));
         Vm v;
         v.spec = &spec;
-        v.kernel = std::move(files->kernel);
-        v.initrd = std::move(files->initrd);
-        v.disks = std::move(files->disks);
+        v.kernel = std::move(files.kernel);
+        v.initrd = std::move(files.initrd);
+        v.disks = std::move(files.disks);
         const std::string log_name = spec.name + ".log";
         v.log = UniqueFd(::openat(m_state.get(), log_name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (!v.log.valid()) {
-            std::fprintf(stderr, "moat: '%s/%s': %s\n", m_options.state_dir.c_str(), log_name.c_str(), std::strerror(errno));
-            return false;
-        }
+        if (!v.log.valid()) return fail_errno_in("'" + m_options.state_dir + "/" + log_name + "'");
         m_vms.push_back(std::move(v));
     }
     // Last, so that every file of the manifest is named first when it is wrong.
     m_kvm = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-    if (!m_kvm.valid()) {
-        std::fprintf(stderr, "moat: %s\n", protocol::dev_kvm_error(errno).c_str());
-        return false;
-    }
-    return true;
+    if (!m_kvm.valid()) return fail_with(Errc::Io, protocol::dev_kvm_error(errno));
+    return {};
 }
 
-bool System::listen_control()
+Result<void> System::listen_control()
 {
     m_socket_path = control_socket_path(m_options.state_dir);
+    const std::string name = "control socket '" + m_socket_path + "'";
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (m_socket_path.size() >= sizeof addr.sun_path) {
-        std::fprintf(stderr, "moat: control socket path '%s' is too long\n", m_socket_path.c_str());
-        return false;
-    }
+    if (m_socket_path.size() >= sizeof addr.sun_path) return fail_with(Errc::InvalidInput, name + ": path too long");
     std::memcpy(addr.sun_path, m_socket_path.c_str(), m_socket_path.size() + 1);
     auto* sa = reinterpret_cast<sockaddr*>(&addr);
     // A socket that still answers belongs to a running system: never take it over.
-    {
-        UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        if (probe.valid() && ::connect(probe.get(), sa, sizeof addr) == 0) {
-            std::fprintf(stderr, "moat: a system is already running with state directory '%s'\n", m_options.state_dir.c_str());
-            return false;
-        }
-    }
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (probe.valid() && ::connect(probe.get(), sa, sizeof addr) == 0)
+        return fail_with(Errc::InvalidInput, "a system is already running with state directory '" + m_options.state_dir + "'");
     ::unlink(m_socket_path.c_str());
     m_listen = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     const mode_t old = ::umask(0077);  // only the owner may even connect; SO_PEERCRED checks again
     const bool bound = m_listen.valid() && ::bind(m_listen.get(), sa, sizeof addr) == 0;
     ::umask(old);
-    if (!bound || ::listen(m_listen.get(), 8) != 0) {
-        std::fprintf(stderr, "moat: control socket '%s': %s\n", m_socket_path.c_str(), std::strerror(errno));
-        return false;
-    }
+    if (!bound || ::listen(m_listen.get(), 8) != 0) return fail_errno_in(name);
     // Point commands run without --state at this system. Best effort.
     char abs[PATH_MAX];
     if (::realpath(m_options.state_dir.c_str(), abs)) {
@@ -202,21 +167,36 @@ bool System::listen_control()
         ::unlink(tmp.c_str());
         if (::symlink(abs, tmp.c_str()) == 0) ::rename(tmp.c_str(), link.c_str());
     }
-    return true;
+    return {};
 }
 
-int System::run()
+// Everything is decided, checked and opened before anything starts; any refusal ends here,
+// audited, with nothing started.
+int System::start()
 {
-    if (!open_state()) return k_system_refused;
-    // Everything is decided before anything is opened or started.
+    if (auto r = open_state(); !r) {
+        report(describe(r.error()));  // no audit log to write to
+        return k_system_refused;
+    }
     if (!audit("system.check", {{"manifest", std::string_view(m_manifest.source)},
                                 {"uid", std::int64_t{::getuid()}},
                                 {"pid", std::int64_t{::getpid()}}}))
         return k_system_refused;
-    if (!decide_all()) return refuse("the policy refuses this system; nothing was started");
-    if (!check_sizes()) return refuse("a VM does not fit on this host; nothing was started", false);
-    if (!open_files()) return refuse("a file or volume label was refused; nothing was started", false);
+    auto denied = decide_all();
+    if (!denied) return k_system_refused;  // the audit log failed, and said so
+    std::string why;
+    if (*denied) why = "the policy refuses this system; nothing was started";
+    else if (auto r = check_sizes(); !r) why = describe(r.error());
+    else if (auto f = open_files(); !f && !m_audit_failed) why = describe(f.error());
+    else if (!f) return k_system_refused;
+    if (why.empty()) return k_system_ok;
+    report(why);
+    return refuse(why);
+}
 
+int System::run()
+{
+    if (int rc = start(); rc != k_system_ok) return rc;
     sigset_t mask;
     sigemptyset(&mask);
     for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&mask, s);
@@ -224,16 +204,14 @@ int System::run()
     ::sigprocmask(SIG_BLOCK, &mask, &old);
     m_sig = UniqueFd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     m_ep = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
-    if (!m_sig.valid() || !m_ep.valid() || !watch(m_sig.get(), tag(Tag::Signal))) {
+    Result<void> ready = fail_errno_in("monitor setup");
+    if (m_sig.valid() && m_ep.valid() && watch(m_sig.get(), tag(Tag::Signal))) ready = listen_control();
+    if (!ready) {
         ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        return refuse(std::string("monitor setup: ") + std::strerror(errno));
-    }
-    if (!listen_control()) {
-        ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        return refuse("the control socket could not be set up; nothing was started", false);
+        report(describe(ready.error()) + "; nothing was started");
+        return refuse(describe(ready.error()));
     }
     watch(m_listen.get(), tag(Tag::Listen));
-
     if (!audit("system.up", {{"manifest", std::string_view(m_manifest.source)},
                              {"vms", std::int64_t(m_vms.size())},
                              {"uid", std::int64_t{::getuid()}},
@@ -241,20 +219,26 @@ int System::run()
         return k_system_refused;
     for (auto& v : m_vms) {
         if (m_down) break;
-        if (!spawn(v)) {
+        if (auto r = spawn(v); !r) {
+            if (!m_audit_failed) report(describe(r.error()));
             v.state = VmState::Failed;
             begin_down("a VM could not be started");
         }
     }
     loop();
+    return finish(old);
+}
 
+// After the last VM: the record of the end, the control socket removed.
+int System::finish(const sigset_t& old_mask)
+{
     bool all_ok = !m_audit_failed;
     for (const auto& v : m_vms) all_ok = all_ok && (v.state == VmState::Exited || v.state == VmState::Stopped);
     if (m_down_reason.empty()) m_down_reason = "every VM ended";
     if (!m_audit_failed) (void)m_audit->append("system.down", {{"reason", std::string_view(m_down_reason)}});
     m_listen.reset();
     ::unlink(m_socket_path.c_str());
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     return all_ok ? k_system_ok : k_system_vm_failed;
 }
 

@@ -124,20 +124,14 @@ pid_t System::fork_vm_process(const Vm& v, int their_sock)
     ::_exit(127);
 }
 
-bool System::spawn(Vm& v)
+Result<void> System::spawn(Vm& v)
 {
     const auto& spec = *v.spec;
     int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        std::fprintf(stderr, "moat: %s: socketpair: %s\n", spec.name.c_str(), std::strerror(errno));
-        return false;
-    }
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail(Error::from_errno("socketpair").in(spec.name));
     UniqueFd mine(sv[0]), theirs(sv[1]);
     const pid_t pid = fork_vm_process(v, theirs.get());
-    if (pid < 0) {
-        std::fprintf(stderr, "moat: %s: fork: %s\n", spec.name.c_str(), std::strerror(errno));
-        return false;
-    }
+    if (pid < 0) return fail(Error::from_errno("fork").in(spec.name));
     theirs.reset();
     v.pid = pid;
     v.state = VmState::Running;
@@ -153,18 +147,18 @@ bool System::spawn(Vm& v)
                             {"disks", std::string_view(disks)},
                             {"attempt", std::int64_t{v.restarts}}})) {
         ::kill(pid, SIGKILL);
-        return false;
+        return fail(Errc::Io, "the audit log failed");
     }
     protocol::LaunchFds fds{m_kvm.get(), v.kernel.get(), v.initrd.valid() ? v.initrd.get() : -1, {}, STDOUT_FILENO,
                             v.log.get()};
     for (const auto& d : v.disks) fds.disks.push_back(d.get());
     if (auto r = protocol::send_launch(v.sock.get(), launch_for(spec, m_options.default_cmdline), fds); !r) {
-        std::fprintf(stderr, "moat: %s: handing over descriptors: %s\n", spec.name.c_str(), describe(r.error()).c_str());
+        report(spec.name + ": handing over descriptors: " + describe(r.error()));
         ::kill(pid, SIGKILL);  // its exit is reaped and audited like any other
-        return true;
+        return {};
     }
     watch(v.sock.get(), tag(Tag::VmSock, static_cast<std::uint32_t>(&v - m_vms.data())));
-    return true;
+    return {};
 }
 
 void System::stop_vm(Vm& v)
@@ -222,23 +216,25 @@ void System::on_child_exit(pid_t pid, int status)
                       {"requested", requested ? "yes" : "no"}});
     if (requested) {
         v.state = VmState::Stopped;
-        std::fprintf(stderr, "moat: %s stopped\n", name.c_str());
+        report(name + " stopped");
         return;
     }
     if (end.clean) {
         v.state = VmState::Exited;
-        std::fprintf(stderr, "moat: %s: %s\n", name.c_str(), end.reason.c_str());
+        report(name + ": " + end.reason);
         return;
     }
-    std::fprintf(stderr, "moat: %s: %s\n", name.c_str(), end.reason.c_str());
+    report(name + ": " + end.reason);
     if (!m_down && v.spec->restart == policy::Restart::OnFailure && v.restarts < v.spec->max_restarts) {
         ++v.restarts;
         if (!audit("vm.restart", {{"vm", std::string_view(name)},
                                   {"attempt", std::int64_t{v.restarts}},
                                   {"max", std::int64_t{v.spec->max_restarts}}}))
             return;
-        std::fprintf(stderr, "moat: %s: restarting (%u of %u)\n", name.c_str(), v.restarts, v.spec->max_restarts);
-        if (spawn(v)) return;
+        report(name + ": restarting (" + std::to_string(v.restarts) + " of " + std::to_string(v.spec->max_restarts) + ")");
+        auto r = spawn(v);
+        if (r) return;
+        if (!m_audit_failed) report(describe(r.error()));
     }
     v.state = VmState::Failed;
 }
@@ -267,8 +263,8 @@ void System::on_vm_report(std::uint32_t index)
                               {"count", count},
                               {"rule", policy::rule_name(policy::Rule::ReadDown)},
                               {"detail", "read-only attach: the guest's writes fail with an I/O error"}});
-    std::fprintf(stderr, "moat: %s: %lld write%s to read-only volume %s refused\n", v.spec->name.c_str(),
-                 static_cast<long long>(count), count == 1 ? "" : "s", volume.c_str());
+    report(v.spec->name + ": " + std::to_string(count) + (count == 1 ? " write" : " writes") + " to read-only volume " +
+           volume + " refused");
 }
 
 void System::loop()
@@ -283,7 +279,7 @@ void System::loop()
         const int n = ::epoll_wait(m_ep.get(), events.data(), static_cast<int>(events.size()), stopping ? 500 : -1);
         if (stopping) enforce_stops();
         if (n < 0 && errno != EINTR) {
-            std::fprintf(stderr, "moat: epoll_wait: %s\n", std::strerror(errno));
+            report(describe(Error::from_errno("epoll_wait")));
             begin_down("monitor error");
             for (auto& v : m_vms)
                 if (v.pid > 0) ::kill(v.pid, SIGKILL);
@@ -301,7 +297,7 @@ void System::loop()
                         pid_t pid;
                         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) on_child_exit(pid, status);
                     } else {
-                        std::fprintf(stderr, "moat: %s: stopping the system\n", strsignal(static_cast<int>(si.ssi_signo)));
+                        report(std::string(strsignal(static_cast<int>(si.ssi_signo))) + ": stopping the system");
                         begin_down("signal");
                     }
                 }

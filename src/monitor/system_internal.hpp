@@ -4,6 +4,7 @@
 // control_server.cpp serves the control socket. Not for use outside src/monitor/.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -69,14 +70,18 @@ private:
         return audit(event, std::span(fields.begin(), fields.size()));
     }
     bool audit(std::string_view event, std::span<const AuditField> fields);
-    // Ends a start that cannot go on: audited; printed unless a more precise line already was.
-    int refuse(const std::string& message, bool print = true);
-    bool open_state();
-    bool decide_all();
-    bool check_sizes();
-    bool open_files();
-    bool listen_control();
-    bool spawn(Vm& v);
+    // The monitor's console reporting: one line on stderr, "moat: " first.
+    static void report(const std::string& line);
+    // Ends a start that cannot go on, audited (the caller reported it).
+    int refuse(const std::string& message);
+    int start();
+    int finish(const sigset_t& old_mask);
+    Result<void> open_state();
+    Result<std::size_t> decide_all();  // the number of denials, each reported
+    Result<void> check_sizes() const;
+    Result<void> open_files();
+    Result<void> listen_control();
+    Result<void> spawn(Vm& v);
     pid_t fork_vm_process(const Vm& v, int their_sock);
     void loop();
     void on_child_exit(pid_t pid, int status);
