@@ -12,12 +12,9 @@ bool part_within(const Lattice& lattice, Dimension d, const Part& p)
 
 }  // namespace
 
-Result<Part> parse_part(const Lattice& lattice, Dimension d, std::string_view text, std::string* bad_entry)
+Result<Part> parse_part(const Lattice& lattice, Dimension d, std::string_view text)
 {
-    auto bad = [&](std::string_view name, Errc code, const char* what) {
-        if (bad_entry) *bad_entry = std::string(name);
-        return fail(code, what);
-    };
+    auto bad = [](std::string_view name, Errc code, const char* what) { return fail(Error{code, 0, what, std::string(name)}); };
     const std::size_t colon = text.find(':');
     const std::string_view level_name = text.substr(0, colon);
     if (level_name.empty()) return bad(text, Errc::InvalidInput, "label has an empty level");
@@ -44,12 +41,11 @@ Result<Part> parse_part(const Lattice& lattice, Dimension d, std::string_view te
     }
 }
 
-Result<Label> parse_label(const Lattice& lattice, std::string_view secrecy, std::string_view integrity,
-                          std::string* bad_entry)
+Result<Label> parse_label(const Lattice& lattice, std::string_view secrecy, std::string_view integrity)
 {
     Label l;
-    l.secrecy = MOAT_TRY(parse_part(lattice, Dimension::Secrecy, secrecy, bad_entry));
-    l.integrity = MOAT_TRY(parse_part(lattice, Dimension::Integrity, integrity, bad_entry));
+    l.secrecy = MOAT_TRY(parse_part(lattice, Dimension::Secrecy, secrecy));
+    l.integrity = MOAT_TRY(parse_part(lattice, Dimension::Integrity, integrity));
     return l;
 }
 

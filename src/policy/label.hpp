@@ -41,12 +41,11 @@ constexpr bool may_flow(const Label& from, const Label& to)
 
 // Parses `level` or `level:cat1,cat2` against the lattice. Rejects an unknown level or category
 // (Errc::NotFound), and an empty level, an empty category or a repeated category
-// (Errc::InvalidInput). On failure, if bad_entry is given it receives the offending name.
-Result<Part> parse_part(const Lattice& lattice, Dimension d, std::string_view text, std::string* bad_entry = nullptr);
+// (Errc::InvalidInput). The error's context is the offending name.
+Result<Part> parse_part(const Lattice& lattice, Dimension d, std::string_view text);
 
 // Parses a manifest entry's `label` (secrecy) and `integrity` strings.
-Result<Label> parse_label(const Lattice& lattice, std::string_view secrecy, std::string_view integrity,
-                          std::string* bad_entry = nullptr);
+Result<Label> parse_label(const Lattice& lattice, std::string_view secrecy, std::string_view integrity);
 
 // The canonical text of a part: categories in declaration order, `:cats` omitted when empty.
 // parse_part(format_part(p)) == p. Precondition: p is within the lattice (MOAT_CHECKed).

@@ -14,11 +14,10 @@ namespace {
 
 void expect_parse_error(const Lattice& l, Dimension d, std::string_view text, Errc code, const std::string& bad)
 {
-    std::string named;
-    auto p = parse_part(l, d, text, &named);
+    auto p = parse_part(l, d, text);
     ASSERT_FALSE(p.has_value()) << text;
     EXPECT_EQ(p.error().code, code) << text;
-    EXPECT_EQ(named, bad) << text;
+    EXPECT_EQ(p.error().context, bad) << text;
 }
 
 }  // namespace
@@ -70,12 +69,11 @@ TEST(ParseLabel, Errors)
     expect_parse_error(l, I, "trusted:", Errc::InvalidInput, "trusted:");
     expect_parse_error(l, I, "trusted:payroll", Errc::NotFound, "payroll");
 
-    // parse_label reports whichever half is bad, and works without bad_entry.
-    std::string named;
-    auto bad_integrity = parse_label(l, "secret:finance", "semi", &named);
+    // parse_label reports whichever half is bad.
+    auto bad_integrity = parse_label(l, "secret:finance", "semi");
     ASSERT_FALSE(bad_integrity.has_value());
     EXPECT_EQ(bad_integrity.error().code, Errc::NotFound);
-    EXPECT_EQ(named, "semi");
+    EXPECT_EQ(bad_integrity.error().context, "semi");
     EXPECT_FALSE(parse_label(l, "secret:legal", "trusted").has_value());
 }
 
@@ -93,9 +91,8 @@ TEST(FormatLabel, RoundTripsEveryPart)
     for (Dimension d : {Dimension::Secrecy, Dimension::Integrity}) {
         for (const Part& p : all_parts(l, d)) {
             const std::string text = format_part(l, d, p);
-            std::string named;
-            auto back = parse_part(l, d, text, &named);
-            ASSERT_TRUE(back.has_value()) << text << " bad: " << named;
+            auto back = parse_part(l, d, text);
+            ASSERT_TRUE(back.has_value()) << text << " bad: " << back.error().context;
             EXPECT_EQ(*back, p) << text;
             EXPECT_EQ(format_part(l, d, *back), text);
         }

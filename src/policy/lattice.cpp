@@ -17,18 +17,13 @@ bool valid_name(std::string_view name)
 }
 
 // Checks one list; on failure names the bad entry. Lists are small (<= 256), so quadratic is fine.
-Result<void> check_list(const std::vector<std::string>& names, std::string* bad_entry)
+Result<void> check_list(const std::vector<std::string>& names)
 {
     for (std::size_t i = 0; i < names.size(); ++i) {
-        if (!valid_name(names[i])) {
-            if (bad_entry) *bad_entry = names[i];
-            return fail(Errc::InvalidInput, "lattice name is empty or contains ':' ',' '/' or whitespace");
-        }
+        if (!valid_name(names[i]))
+            return fail(Error{Errc::InvalidInput, 0, "lattice name is empty or contains ':' ',' '/' or whitespace", names[i]});
         for (std::size_t j = 0; j < i; ++j) {
-            if (names[j] == names[i]) {
-                if (bad_entry) *bad_entry = names[i];
-                return fail(Errc::InvalidInput, "duplicate name in lattice list");
-            }
+            if (names[j] == names[i]) return fail(Error{Errc::InvalidInput, 0, "duplicate name in lattice list", names[i]});
         }
     }
     return {};
@@ -44,12 +39,9 @@ std::optional<std::uint32_t> index_of(const std::vector<std::string>& names, std
 }  // namespace
 
 Result<Lattice> Lattice::create(std::vector<std::string> levels, std::vector<std::string> categories,
-                                std::vector<std::string> integrity_levels, std::string* bad_entry)
+                                std::vector<std::string> integrity_levels)
 {
-    auto list_error = [&](const char* list, const char* what) {
-        if (bad_entry) *bad_entry = list;
-        return fail(Errc::InvalidInput, what);
-    };
+    auto list_error = [](const char* list, const char* what) { return fail(Error{Errc::InvalidInput, 0, what, list}); };
     if (levels.empty()) return list_error("levels", "lattice has no secrecy levels");
     if (integrity_levels.empty()) return list_error("integrity", "lattice has no integrity levels");
     if (levels.size() > k_max_levels) return list_error("levels", "lattice has more than 256 secrecy levels");
@@ -57,9 +49,9 @@ Result<Lattice> Lattice::create(std::vector<std::string> levels, std::vector<std
         return list_error("integrity", "lattice has more than 256 integrity levels");
     if (categories.size() > k_max_categories)
         return list_error("categories", "lattice has more than 64 categories");
-    MOAT_TRY(check_list(levels, bad_entry));
-    MOAT_TRY(check_list(categories, bad_entry));
-    MOAT_TRY(check_list(integrity_levels, bad_entry));
+    MOAT_TRY(check_list(levels));
+    MOAT_TRY(check_list(categories));
+    MOAT_TRY(check_list(integrity_levels));
 
     Lattice l;
     l.m_levels = std::move(levels);

@@ -29,9 +29,9 @@ public:
     // Levels are listed low to high. Every list's names are non-empty, unique within the list,
     // and free of ':' ',' '/' and whitespace (the label syntax's separators). Both level lists
     // are non-empty; categories may be empty but number at most k_max_categories. On failure,
-    // if bad_entry is given it receives the offending name (or the list's name for a list error).
+    // the error's context is the offending name (or the list's name for a list error).
     static Result<Lattice> create(std::vector<std::string> levels, std::vector<std::string> categories,
-                                  std::vector<std::string> integrity_levels, std::string* bad_entry = nullptr);
+                                  std::vector<std::string> integrity_levels);
 
     std::span<const std::string> levels(Dimension d) const
     {

@@ -27,12 +27,11 @@ std::vector<std::string> numbered(const char* prefix, std::size_t n)
 void expect_rejected(std::vector<std::string> levels, std::vector<std::string> cats, std::vector<std::string> integ,
                      const std::string& bad)
 {
-    std::string named;
-    auto l = Lattice::create(std::move(levels), std::move(cats), std::move(integ), &named);
+    auto l = Lattice::create(std::move(levels), std::move(cats), std::move(integ));
     ASSERT_FALSE(l.has_value()) << bad;
     EXPECT_EQ(l.error().code, Errc::InvalidInput);
     EXPECT_NE(std::string(l.error().what), "");
-    EXPECT_EQ(named, bad);
+    EXPECT_EQ(l.error().context, bad);
 }
 
 }  // namespace

@@ -199,9 +199,9 @@ private:
     Result<Part> part(const Lattice& lattice, Dimension d, const toml::node& n, std::string_view key)
     {
         const std::string text = MOAT_TRY(string(n, key));
-        std::string bad;
-        auto p = parse_part(lattice, d, text, &bad);
+        auto p = parse_part(lattice, d, text);
         if (p) return *p;
+        const std::string& bad = p.error().context;
         std::string detail = quoted(text) + ": " + p.error().what;
         if (bad != text) detail += " " + quoted(bad);
         if (p.error().code == Errc::NotFound) {
@@ -267,11 +267,11 @@ Result<Lattice> Parser::lattice(const toml::node& n)
         if (l.names.size() > limit)
             return error(line_of(*l.node), l.key,
                          std::to_string(l.names.size()) + " entries, more than the " + std::to_string(limit) + " allowed");
-        std::string bad;
         auto check = Lattice::create(li == 0 ? l.names : std::vector<std::string>{"l"},
                                      is_categories ? l.names : std::vector<std::string>{},
-                                     li == 2 ? l.names : std::vector<std::string>{"i"}, &bad);
+                                     li == 2 ? l.names : std::vector<std::string>{"i"});
         if (check) continue;
+        const std::string& bad = check.error().context;
         // Sizes were checked above, so `bad` is an entry; a repeated one is named at its second
         // occurrence.
         const auto* a = l.node->as_array();
@@ -286,9 +286,8 @@ Result<Lattice> Parser::lattice(const toml::node& n)
         if (at == l.names.size()) return error(line_of(*l.node), l.key, check.error().what);
         return error(line_of(*a->get(at)), indexed(l.key, at), quoted(bad) + ": " + check.error().what);
     }
-    std::string bad;
-    auto lat = Lattice::create(std::move(lists[0].names), std::move(lists[1].names), std::move(lists[2].names), &bad);
-    if (!lat) return error(line_of(n), "lattice", std::string(lat.error().what) + " " + quoted(bad));
+    auto lat = Lattice::create(std::move(lists[0].names), std::move(lists[1].names), std::move(lists[2].names));
+    if (!lat) return error(line_of(n), "lattice", std::string(lat.error().what) + " " + quoted(lat.error().context));
     return std::move(*lat);
 }
 
