@@ -111,8 +111,7 @@ Result<std::unique_ptr<BlockDevice>> BlockDevice::create(base::UniqueFd file, Di
 
 BlockDevice::BlockDevice(base::UniqueFd file, DiskAccess access, std::array<std::byte, VIRTIO_BLK_ID_BYTES> id,
                          std::uint64_t capacity, ReadOnlyWrites read_only, Batching batching)
-    : m_file(std::move(file)), m_access(access), m_id(id), m_capacity(capacity), m_batching(batching),
-      m_gap(batching.probe_window)
+    : m_file(std::move(file)), m_access(access), m_id(id), m_capacity(capacity), m_batcher(batching)
 {
     m_features = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_RING_F_EVENT_IDX) |
                  feature_bit(VIRTIO_RING_F_INDIRECT_DESC) | feature_bit(VIRTIO_BLK_F_SEG_MAX) |
@@ -150,10 +149,7 @@ void BlockDevice::reset()
     m_queue.reset();
     m_mem = nullptr;
     m_notifier = nullptr;
-    m_mode = Mode::Immediate;  // a poll still due finds nothing to do
-    m_since_probe = 0;
-    m_last_notified = {};
-    m_gap = m_batching.probe_window;
+    m_batcher.reset();
 }
 
 void BlockDevice::process_queue(std::uint32_t index)
@@ -161,10 +157,8 @@ void BlockDevice::process_queue(std::uint32_t index)
     if (index != 0 || !m_queue || !m_mem) return;
     // A notification while batching (a driver that ignores avail_event, or one that ran a whole
     // index wrap ahead): the poll that is due serves it.
-    if (m_mode == Mode::Batching) return;
-    const bool may_batch = m_batching.probe_every != 0 && m_queue->event_idx();
-    if (may_batch) note_notification();
-    if (may_batch && m_since_probe >= m_batching.probe_every) {
+    if (m_batcher.batching()) return;
+    if (m_batcher.should_probe(m_queue->event_idx())) {
         // Probe (see Batching): leave what is in the ring for one short hold.
         auto pending = m_queue->pending();
         if (!pending) {
@@ -172,71 +166,33 @@ void BlockDevice::process_queue(std::uint32_t index)
             m_notifier->device_needs_reset();
             return;
         }
-        // One new request during the probe is enough to try a full window.
-        m_window = m_batching.window;
-        if (open_window(probe_hold(), *pending, 1)) return;
-        m_since_probe = 0;  // no poll available: try again after as many requests
+        if (open_window(m_batcher.probe_hold(), *pending, 1)) return;
+        m_batcher.probe_failed();
     }
-    if (auto served = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *served;
+    if (auto served = serve(Queue::OnEmpty::ArmNotification)) m_batcher.served_at_once(*served);
 }
 
 void BlockDevice::poll_queue(std::uint32_t index)
 {
     // Only the poll Batching asked for has work; a stale one (after a reset or an early return
-    // to Immediate) finds the device in Immediate and must not serve without arming.
-    if (index != 0 || !m_queue || !m_mem || m_mode != Mode::Batching) return;
+    // to notifications) finds the device not batching and must not serve without arming.
+    if (index != 0 || !m_queue || !m_mem || !m_batcher.batching()) return;
     const auto served = serve(Queue::OnEmpty::StayQuiet);
     if (!served) {
-        m_mode = Mode::Immediate;
+        m_batcher.stop();
         return;
     }
-    // Entries published during the window mean the driver kept submitting while we held its
-    // requests: keep batching. Too few means it waited for us: stop, as the window only cost
-    // time. (served >= m_window_base: nothing else pops the ring while we batch.)
-    const std::uint32_t fresh = *served > m_window_base ? *served - m_window_base : 0;
-    if (fresh >= m_window_needs) {
-        if (fresh >= m_batching.plenty) m_window = std::max(m_batching.min_window, m_window / 2);
-        if (open_window(m_window, 0, m_batching.min_new)) return;
-    } else if (m_window < m_batching.window) {
-        // Too few in a window that was shortened: the driver still submits, only slower than the
-        // window had become. Lengthen it again; only a full-length window that brings too few
-        // ends batching.
-        m_window = std::min(m_batching.window, m_window * 2);
-        if (open_window(m_window, 0, m_batching.min_new)) return;
-    }
+    if (auto next = m_batcher.after_window(*served); next && open_window(*next, 0, m_batcher.min_new())) return;
     // Back to notifications: arm avail_event and re-check the ring (pop() does both), so an entry
     // published after the drain above is served now or notifies us.
-    m_mode = Mode::Immediate;  // m_since_probe is still 0: open_window() cleared it
-    if (auto more = serve(Queue::OnEmpty::ArmNotification)) m_since_probe += *more;
-}
-
-void BlockDevice::note_notification()
-{
-    using std::chrono::microseconds;
-    const auto now = m_batching.now();
-    if (m_last_notified != std::chrono::steady_clock::time_point{}) {
-        // A gap longer than probe_window (an idle driver) counts as probe_window, so one pause
-        // does not leave the average long for many notifications after it.
-        const auto gap = std::clamp(std::chrono::duration_cast<microseconds>(now - m_last_notified), microseconds(0),
-                                    m_batching.probe_window);
-        m_gap = (3 * m_gap + gap) / 4;
-    }
-    m_last_notified = now;
-}
-
-std::chrono::microseconds BlockDevice::probe_hold() const
-{
-    return std::clamp(m_gap * m_batching.probe_gaps, std::min(m_batching.min_window, m_batching.probe_window),
-                      m_batching.probe_window);
+    m_batcher.stop();
+    if (auto more = serve(Queue::OnEmpty::ArmNotification)) m_batcher.served_at_once(*more);
 }
 
 bool BlockDevice::open_window(std::chrono::microseconds delay, std::uint16_t already_pending, std::uint16_t needs_new)
 {
     if (!m_notifier->poll_later(0, delay)) return false;
-    m_mode = Mode::Batching;
-    m_window_base = already_pending;
-    m_window_needs = needs_new;
-    m_since_probe = 0;
+    m_batcher.window_opened(already_pending, needs_new);
     return true;
 }
 
