@@ -4,6 +4,7 @@
 // Order of work in run_system():
 //   1. state directory and audit log;
 //   2. every decision of the plan, audited; any denial ends here (nothing was opened);
+//      then each VM's memory against this host;
 //   3. every file opened exactly as decided, every volume's stored label checked on the
 //      descriptor that will be passed; any failure ends here (nothing was started);
 //   4. the control socket;
