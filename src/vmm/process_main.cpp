@@ -9,6 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -117,7 +118,16 @@ int run(const char* argv_name)
         }
         end = machine->run();
     }
-    return vmm::vm_exit_status(end, who, vm.verbose);
+    const auto report = vmm::exit_report(end);
+    if (report.always || vm.verbose) {
+        // Every line of it names the VM ("moat: web: ...").
+        for (std::size_t at = 0; at <= report.why.size();) {
+            const std::size_t nl = std::min(report.why.find('\n', at), report.why.size());
+            std::fprintf(stderr, "moat: %s%s\n", who.c_str(), report.why.substr(at, nl - at).c_str());
+            at = nl + 1;
+        }
+    }
+    return report.status;
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // How a VM's end becomes an exit status.
 #include "vmm/vm_exit.hpp"
 
-#include <cstdio>
 #include <cstring>
 
 #include "protocol/exit_status.hpp"
@@ -24,30 +23,22 @@ const char* to_string(ExitReason r)
 
 using protocol::k_exit_vm_failed;
 
-int vm_exit_status(const VmExit& end, const std::string& who, bool verbose)
+ExitReport exit_report(const VmExit& end)
 {
-    const char* w = who.c_str();
     switch (end.reason) {
     case ExitReason::PowerOff:
     case ExitReason::Reset:
     case ExitReason::UserQuit:
-        if (verbose) std::fprintf(stderr, "moat: %sguest ended: %s\n", w, to_string(end.reason));
-        return protocol::k_exit_guest_ended;
+        return {protocol::k_exit_guest_ended, std::string("guest ended: ") + to_string(end.reason), false};
     case ExitReason::Signal:
-        std::fprintf(stderr, "moat: %sstopped by signal %d (%s)\n", w, end.signal, strsignal(end.signal));
-        return protocol::k_exit_signal_base + end.signal;
+        return {protocol::k_exit_signal_base + end.signal,
+                "stopped by signal " + std::to_string(end.signal) + " (" + strsignal(end.signal) + ")", true};
     case ExitReason::TripleFault:
-        std::fprintf(stderr, "moat: %sthe guest triple faulted (KVM_EXIT_SHUTDOWN); the VM was stopped\nmoat: %s%s\n", w,
-                     w, end.detail.c_str());
-        return k_exit_vm_failed;
-    case ExitReason::InternalError:
-        std::fprintf(stderr, "moat: %sKVM could not run the guest: %s\n", w, end.detail.c_str());
-        return k_exit_vm_failed;
-    case ExitReason::HostError:
-        std::fprintf(stderr, "moat: %shost error: %s\n", w, end.detail.c_str());
-        return k_exit_vm_failed;
+        return {k_exit_vm_failed, "the guest triple faulted (KVM_EXIT_SHUTDOWN); the VM was stopped\n" + end.detail, true};
+    case ExitReason::InternalError: return {k_exit_vm_failed, "KVM could not run the guest: " + end.detail, true};
+    case ExitReason::HostError: return {k_exit_vm_failed, "host error: " + end.detail, true};
     }
-    return k_exit_vm_failed;
+    return {k_exit_vm_failed, "ended for an unknown reason", true};
 }
 
 }  // namespace moat::vmm

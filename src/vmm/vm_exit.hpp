@@ -9,8 +9,14 @@
 
 namespace moat::vmm {
 
-// Prints why the VM ended when that is worth a line (a failure, a signal, or always if
-// verbose), prefixed by `who` ("" or "web: "), and returns the exit status.
-int vm_exit_status(const VmExit& end, const std::string& who, bool verbose);
+// What a VM's end means for its process: the exit status, and the lines that say why (more
+// than one for a triple fault: the register dump follows). `always`: worth printing even when
+// not verbose (a failure or a signal).
+struct ExitReport {
+    int status;
+    std::string why;
+    bool always;
+};
+ExitReport exit_report(const VmExit& end);
 
 }  // namespace moat::vmm
