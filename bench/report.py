@@ -18,7 +18,10 @@ from collections import defaultdict
 PHASES = ("pio-out", "pio-in", "mmio-read")
 # metric -> (unit, better, target description, check(ratio or value) or None)
 TARGETS = {
+    # Against both boot peers: QEMU microvm as specified (no RTC) and with its RTC, which boots
+    # faster (bench/README.md, "Where the boot ratio comes from"); the headline is the latter.
     "boot to exit": ("ratio <= 0.55", lambda r, v: None if r is None else r <= 0.55),
+    "boot to exit (QEMU with RTC)": ("ratio <= 0.55", lambda r, v: None if r is None else r <= 0.55),
     "launch storm: all at init": ("ratio <= 0.5", lambda r, v: None if r is None else r <= 0.5),
     "VMM overhead @256M": ("<= 2 MiB", lambda r, v: v <= 2.0),
     "VMM overhead @512M": ("<= 2 MiB", lambda r, v: v <= 2.0),
