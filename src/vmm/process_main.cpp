@@ -61,6 +61,20 @@ Error named_input(Error e, const std::map<std::string, std::string>& names)
     return e;
 }
 
+// Says why the VM ended when that is worth saying (a failure, a signal, or always if verbose),
+// every line naming the VM ("moat: web: ..."), and returns the process's exit status.
+int report_end(const vmm::VmExit& end, const std::string& who, bool verbose)
+{
+    const auto report = vmm::exit_report(end);
+    if (!report.always && !verbose) return report.status;
+    for (std::size_t at = 0; at <= report.why.size();) {
+        const std::size_t nl = std::min(report.why.find('\n', at), report.why.size());
+        std::fprintf(stderr, "moat: %s%s\n", who.c_str(), report.why.substr(at, nl - at).c_str());
+        at = nl + 1;
+    }
+    return report.status;
+}
+
 int run(const char* argv_name)
 {
     auto launch = protocol::receive_launch(protocol::k_launch_fd);
@@ -118,16 +132,7 @@ int run(const char* argv_name)
         }
         end = machine->run();
     }
-    const auto report = vmm::exit_report(end);
-    if (report.always || vm.verbose) {
-        // Every line of it names the VM ("moat: web: ...").
-        for (std::size_t at = 0; at <= report.why.size();) {
-            const std::size_t nl = std::min(report.why.find('\n', at), report.why.size());
-            std::fprintf(stderr, "moat: %s%s\n", who.c_str(), report.why.substr(at, nl - at).c_str());
-            at = nl + 1;
-        }
-    }
-    return report.status;
+    return report_end(end, who, vm.verbose);
 }
 
 }  // namespace
