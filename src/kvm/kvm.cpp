@@ -197,12 +197,13 @@ VcpuExit Vcpu::read_exit() const
     const kvm_run& r = page();
     switch (r.exit_reason) {
     case KVM_EXIT_IO: {
-        const std::uint64_t len = std::uint64_t{r.io.size} * r.io.count;
-        if (r.io.size == 0 || r.io.data_offset > m_run.size() || len > m_run.size() - r.io.data_offset)
+        const auto io = r.io;  // one copy: every field below is checked and used from it
+        const std::uint64_t len = std::uint64_t{io.size} * io.count;
+        if (io.size == 0 || io.data_offset > m_run.size() || len > m_run.size() - io.data_offset)
             return exit::Other{r.exit_reason};
         // SAFETY: [data_offset, data_offset + len) was just checked to lie inside the mapping.
-        std::span<std::byte> data{static_cast<std::byte*>(m_run.addr()) + r.io.data_offset, static_cast<std::size_t>(len)};
-        return exit::Io{r.io.port, r.io.direction == KVM_EXIT_IO_OUT, r.io.size, data};
+        std::span<std::byte> data{static_cast<std::byte*>(m_run.addr()) + io.data_offset, static_cast<std::size_t>(len)};
+        return exit::Io{io.port, io.direction == KVM_EXIT_IO_OUT, io.size, data};
     }
     case KVM_EXIT_MMIO: {
         kvm_run& w = page();
