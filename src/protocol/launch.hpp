@@ -16,6 +16,7 @@
 #include "base/disk_access.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "protocol/limits.hpp"
 
 namespace moat::protocol {
 
@@ -38,6 +39,10 @@ struct VmLaunch {
     std::vector<DiskAccess> disks;
     Supervision supervision = Supervision::Monitored;
     bool verbose = false;  // log at debug level
+    // The VM process jails itself (src/jail/jail.hpp) unless told not to (`--no-jail`, for
+    // debugging only); jailed as root, its uid and gid are uid_base + its pid.
+    bool jail = true;
+    std::uint32_t uid_base = k_default_uid_base;  // check_uid_base
     // How messages name an input at fault, keyed as the VM process reports it ("kernel",
     // "initrd", "memory", "disk N"): e.g. "--kernel 'bzImage'". Missing keys print as the key.
     std::map<std::string, std::string> input_names;

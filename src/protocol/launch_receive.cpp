@@ -49,6 +49,12 @@ bool decode_field(Decoded& d, std::string_view key, std::string_view value)
         l.supervision = standalone ? Supervision::Standalone : Supervision::Monitored;
     } else if (key == "verbose") {
         return flag(value, l.verbose);
+    } else if (key == "jail") {
+        return flag(value, l.jail);
+    } else if (key == "uidbase") {
+        std::uint64_t base = 0;
+        if (!number(value, base) || !check_uid_base(base)) return false;
+        l.uid_base = static_cast<std::uint32_t>(base);
     } else if (key == "input") {
         const auto eq = value.find('=');
         if (eq == 0 || eq == std::string_view::npos || l.input_names.size() == k_max_launch_input_names) return false;

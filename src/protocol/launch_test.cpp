@@ -35,6 +35,11 @@ TEST(Limits, Boundaries)
     EXPECT_TRUE(describe(check_host_memory(k_max_vm_memory * 1024).error()).starts_with("more than this host's "));
     EXPECT_EQ(round_memory(1), 4096u);
     EXPECT_EQ(round_memory(4096), 4096u);
+    EXPECT_TRUE(check_uid_base(k_default_uid_base));
+    EXPECT_TRUE(check_uid_base(65536));
+    EXPECT_TRUE(check_uid_base((std::uint64_t{1} << 31) - k_uid_span));
+    EXPECT_EQ(check_uid_base(65535).error().code, Errc::OutOfRange);
+    EXPECT_EQ(check_uid_base((std::uint64_t{1} << 31) - k_uid_span + 1).error().code, Errc::OutOfRange);
 }
 
 TEST(LaunchMessage, RoundTrips)
@@ -55,6 +60,8 @@ TEST(LaunchMessage, RoundTrips)
     EXPECT_EQ(d->vm.disks, l.disks);
     EXPECT_EQ(d->vm.supervision, Supervision::Monitored);
     EXPECT_FALSE(d->vm.verbose);
+    EXPECT_TRUE(d->vm.jail);
+    EXPECT_EQ(d->vm.uid_base, k_default_uid_base);
     EXPECT_TRUE(d->vm.input_names.empty());
     EXPECT_EQ(launch_fd_count(*d), 2u + 1u + 2u + 2u);  // kvm, kernel; initrd; disks; console out, log
 }
@@ -66,6 +73,8 @@ TEST(LaunchMessage, RoundTripsAStandaloneVm)
     l.memory = 64ull << 20;
     l.supervision = Supervision::Standalone;
     l.verbose = true;
+    l.jail = false;
+    l.uid_base = 100000;
     l.disks = {DiskAccess::ReadWrite};
     l.input_names = {{"kernel", "--kernel 'bzImage'"}, {"disk 0", "--disk 'a=b\nc'"}};
     auto d = decode_launch(encode_launch(l, false));
@@ -74,6 +83,8 @@ TEST(LaunchMessage, RoundTripsAStandaloneVm)
     EXPECT_EQ(d->vm.cmdline, l.cmdline);
     EXPECT_EQ(d->vm.supervision, Supervision::Standalone);
     EXPECT_TRUE(d->vm.verbose);
+    EXPECT_FALSE(d->vm.jail);
+    EXPECT_EQ(d->vm.uid_base, 100000u);
     EXPECT_FALSE(d->initrd);
     EXPECT_EQ(d->vm.input_names.at("kernel"), "--kernel 'bzImage'");
     EXPECT_EQ(d->vm.input_names.at("disk 0"), "--disk 'a=b?c'");  // a name's newline is sent as '?'
@@ -104,6 +115,10 @@ TEST(LaunchMessage, RefusesMalformed)
         "name web\nmemory 16777216\ninitrd yes\ncmdline a\n",     // bad flag
         "name web\nmemory 16777216\nstandalone 2\ncmdline a\n",   // bad flag
         "name web\nmemory 16777216\nverbose \ncmdline a\n",       // bad flag
+        "name web\nmemory 16777216\njail yes\ncmdline a\n",       // bad flag
+        "name web\nmemory 16777216\nuidbase 0\ncmdline a\n",      // ids of root and the users
+        "name web\nmemory 16777216\nuidbase 2145386497\ncmdline a\n",  // ids past 2^31
+        "name web\nmemory 16777216\nuidbase -1\ncmdline a\n",     // bad number
         "name web\nmemory 16777216\ninput kernel\ncmdline a\n",   // input name without '='
         "name web\nmemory 16777216\ninput =x\ncmdline a\n",       // input name without key
         "name web\ncmdline a\nmemory 1\n",                        // the command line runs to the end

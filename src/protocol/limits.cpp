@@ -21,6 +21,13 @@ Result<void> check_cpus(std::uint64_t cpus)
     return {};
 }
 
+Result<void> check_uid_base(std::uint64_t base)
+{
+    if (base < 65536 || base + k_uid_span > (std::uint64_t{1} << 31))
+        return fail(Errc::OutOfRange, "the ids base .. base+4194303 must lie within 65536 .. 2147483647");
+    return {};
+}
+
 Result<void> check_host_memory(std::uint64_t bytes)
 {
     const std::uint64_t host =

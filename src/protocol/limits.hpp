@@ -24,6 +24,15 @@ Result<void> check_cpus(std::uint64_t cpus);
 // fit on this host (sysconf(_SC_PHYS_PAGES)).
 Result<void> check_host_memory(std::uint64_t bytes);
 
+// A jailed VM process runs as uid and gid base + its pid (src/jail/jail.hpp). The default base
+// is unused on hosts that follow systemd's assignments (0x70000000-0x7fffffff is left free).
+inline constexpr std::uint32_t k_default_uid_base = 0x70000000;
+// Pids stay below PID_MAX_LIMIT (2^22), so a base covers this many ids.
+inline constexpr std::uint32_t k_uid_span = std::uint32_t{1} << 22;
+// Errc::OutOfRange unless every id of the span lies above the ordinary users' and systemd's
+// dynamic ranges (65536 and up) and below 2^31 (tools that read ids as signed get them wrong).
+Result<void> check_uid_base(std::uint64_t base);
+
 // Guest RAM is mapped in whole pages: a size rounded up to 4 KiB (a checked size cannot wrap).
 constexpr std::uint64_t round_memory(std::uint64_t bytes) { return (bytes + 0xfff) & ~std::uint64_t{0xfff}; }
 

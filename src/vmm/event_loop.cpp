@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "jail/jail.hpp"
 #include "vmm/machine_state.hpp"
 
 namespace moat::vmm {
@@ -238,6 +239,12 @@ VmExit Machine::run()
     EventLoop loop(s);  // declared first: the signal mask is restored after the threads are joined
     if (auto r = loop.setup(); !r) return {ExitReason::HostError, 0, describe(r.error())};
     const auto threads = start_vcpus(s);
+    if (s.vmm_filter) {
+        // Spare descriptors: a console client and its duplicate, twice while one replaces another.
+        auto sealed = jail::seal_limits(4);
+        if (sealed) sealed = jail::install(*s.vmm_filter);
+        if (!sealed) s.request_stop({ExitReason::HostError, 0, "jail: " + describe(sealed.error())});
+    }
     loop.run();
     stop_vcpus(s, threads);
     for (int fd : s.writable_disks) ::fdatasync(fd);

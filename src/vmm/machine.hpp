@@ -42,6 +42,9 @@ struct VmConfig {
     // The socket to the monitor (not owned), or -1 when the VM runs alone: the monitor sends
     // console clients to attach over it, and the VM reports runtime denials (protocol/report.hpp).
     int monitor = -1;
+    // The process is jailed (src/jail/jail.hpp): its threads get their seccomp filters and the
+    // process its last limits (jail::seal_limits) before the guest's first instruction.
+    bool jailed = false;
 };
 
 enum class ExitReason {

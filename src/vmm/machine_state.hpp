@@ -16,6 +16,7 @@
 #include "devices/bus.hpp"
 #include "devices/i8042.hpp"
 #include "devices/serial.hpp"
+#include "jail/seccomp.hpp"
 #include "kvm/kvm.hpp"
 #include "memory/guest_memory.hpp"
 #include "virtio/mmio.hpp"
@@ -84,6 +85,10 @@ struct Machine::State {
     std::atomic<bool> stopping{false};
     std::mutex exit_lock;
     std::optional<VmExit> exit;  // guarded by exit_lock; the first reason wins
+    // A jailed VM's seccomp filters, compiled before any guest code runs: each vCPU thread
+    // installs its own before its first KVM_RUN, the event thread its own once they run.
+    std::optional<jail::Filter> vcpu_filter;
+    std::optional<jail::Filter> vmm_filter;
 
     State(kvm::Kvm k, kvm::Vm v, memory::GuestMemory m) : kvm(std::move(k)), vm(std::move(v)), mem(std::move(m)) {}
 

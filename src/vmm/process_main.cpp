@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "base/log.hpp"
+#include "jail/jail.hpp"
 #include "protocol/exit_status.hpp"
 #include "protocol/launch_receive.hpp"
 #include "vmm/machine.hpp"
@@ -75,6 +76,29 @@ int report_end(const vmm::VmExit& end, const std::string& who, bool verbose)
     return report.status;
 }
 
+// Jails this process before anything of the guest is read (jail.hpp), or says loudly that it
+// does not. Returns in the VM process: nothing, or the exit status to end with at once.
+std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& who)
+{
+    const bool standalone = vm.supervision == protocol::Supervision::Standalone;
+    if (!vm.jail) {
+        // A monitor says this itself, on its console and in its audit log.
+        if (standalone) std::fprintf(stderr, "moat: warning: --no-jail: this VM process runs unjailed (for debugging only)\n");
+        return std::nullopt;
+    }
+    jail::Plan plan{vm.name, vm.uid_base, vm.memory, vm.cpus, standalone};
+    auto jailed = jail::enter(plan);
+    if (!jailed) {
+        std::fprintf(stderr, "moat: %sjail: %s\n", who.c_str(), describe(jailed.error()).c_str());
+        return protocol::k_exit_vm_failed;
+    }
+    // Without a cgroup v2 to use, a monitor warns once for its whole system; a failure to make
+    // one where there is one is this VM's own.
+    if (!jailed->cgroup && (standalone || jailed->cgroup_failed))
+        std::fprintf(stderr, "moat: %swarning: no cgroup limits for this VM: %s\n", who.c_str(), jailed->no_cgroup.c_str());
+    MOAT_LOG(Debug, "jailed: uid %u, gid %u%s", jailed->uid, jailed->gid, jailed->cgroup ? ", in its cgroup" : "");
+    return std::nullopt;
+}
 int run(const char* argv_name)
 {
     auto launch = protocol::receive_launch(protocol::k_launch_fd);
@@ -90,6 +114,8 @@ int run(const char* argv_name)
     const protocol::VmLaunch& vm = launch->vm;
     const bool standalone = vm.supervision == protocol::Supervision::Standalone;
     if (vm.verbose) log::set_level(log::Level::Debug);
+    const std::string who = vm.name.empty() ? "" : vm.name + ": ";
+    if (auto failed = enter_jail(vm, who)) return *failed;
 
     vmm::VmConfig c;
     c.kvm = std::move(launch->kvm);
@@ -115,8 +141,8 @@ int run(const char* argv_name)
     c.cmdline = vm.cmdline;
     c.mem_bytes = vm.memory;
     c.vcpus = vm.cpus;
+    c.jailed = vm.jail;
 
-    const std::string who = vm.name.empty() ? "" : vm.name + ": ";
     auto machine = vmm::Machine::build(std::move(c));
     if (!machine) {
         std::fprintf(stderr, "moat: %s%s\n", who.c_str(), describe(named_input(machine.error(), vm.input_names)).c_str());

@@ -117,6 +117,13 @@ struct VcpuArg {
 void* vcpu_thread(void* p)
 {
     auto* arg = static_cast<VcpuArg*>(p);
+    if (arg->s->vcpu_filter) {
+        if (auto r = jail::install(*arg->s->vcpu_filter); !r) {
+            arg->s->request_stop({ExitReason::HostError, 0, "vCPU thread: " + describe(r.error())});
+            delete arg;
+            return nullptr;
+        }
+    }
     vcpu_loop(*arg->s, *arg->v);
     delete arg;
     return nullptr;

@@ -1,0 +1,203 @@
+// The allow-lists. Each entry is one system call with the arguments it is pinned to and why the
+// role needs it; anything else kills the process. Not allowed in any role: open*, socket,
+// connect, execve, fork/clone, ptrace, mount, bpf, kill of another process, mprotect/mmap with
+// PROT_EXEC, ioctl outside the listed requests.
+#include "jail/seccomp.hpp"
+
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <span>
+
+#include "base/unique_fd.hpp"
+
+namespace moat::jail {
+
+namespace {
+
+// What an entry pins its arguments to.
+enum class Only : std::uint8_t {
+    Any,
+    Self,          // arg0 is this process (kill, tgkill)
+    Child,         // arg0 is the reaper's child (kill)
+    Monitor,       // arg0 is the socket to the monitor
+    Stderr,        // arg0 is fd 2
+    NoExec,        // arg2 (prot) has no PROT_EXEC
+    DontNeed,      // arg2 (advice) is MADV_DONTNEED
+    VcpuIoctls,    // arg1 is KVM_RUN, KVM_GET_REGS or KVM_GET_SREGS
+    TermIoctls,    // arg1 is TCSETS
+    ConsoleFcntl,  // arg1 is F_GETFL, F_SETFL or F_DUPFD_CLOEXEC
+};
+
+struct Entry {
+    int nr;
+    const char* name;
+    Only only;
+    const char* why;
+};
+
+#define MOAT_CALL(name, only, why) Entry{SCMP_SYS(name), #name, Only::only, why}
+
+// The event thread, from the moment the vCPUs start until the process exits.
+const Entry k_vmm[] = {
+    MOAT_CALL(epoll_wait, Any, "the event loop waits for its sources"),
+    MOAT_CALL(epoll_ctl, Any, "console clients come and go"),
+    MOAT_CALL(read, Any, "eventfds, timerfds, the signalfd, console input"),
+    MOAT_CALL(write, Any, "console output, interrupts through irqfds, log lines"),
+    MOAT_CALL(pread64, Any, "virtio-blk reads"),
+    MOAT_CALL(preadv, Any, "virtio-blk reads into several buffers"),
+    MOAT_CALL(pwrite64, Any, "virtio-blk writes"),
+    MOAT_CALL(pwritev, Any, "virtio-blk writes from several buffers"),
+    MOAT_CALL(fdatasync, Any, "virtio-blk flushes, and writable disks at the end"),
+    MOAT_CALL(timerfd_settime, Any, "virtio-blk's batching polls and the report timer"),
+    MOAT_CALL(sendto, Monitor, "reports to the monitor"),
+    MOAT_CALL(recvmsg, Monitor, "console clients the monitor hands over"),
+    MOAT_CALL(fcntl, ConsoleFcntl, "a console client: its output descriptor, O_NONBLOCK"),
+    MOAT_CALL(close, Any, "a console client leaves; descriptors at the end"),
+    MOAT_CALL(futex, Any, "locks shared with the vCPU threads; joining them"),
+    MOAT_CALL(getpid, Any, "pthread_kill names the process before tgkill"),
+    MOAT_CALL(tgkill, Self, "kicks a vCPU thread out of KVM_RUN"),
+    MOAT_CALL(rt_sigprocmask, Any, "the signal mask restored at the end"),
+    MOAT_CALL(ioctl, TermIoctls, "the terminal back to its own mode at the end"),
+    MOAT_CALL(brk, Any, "malloc"),
+    MOAT_CALL(mmap, NoExec, "malloc of large blocks"),
+    MOAT_CALL(munmap, Any, "free of large blocks; guest memory at the end"),
+    MOAT_CALL(madvise, DontNeed, "free returns memory"),
+    MOAT_CALL(clock_gettime, Any, "time where the vDSO does not answer"),
+    MOAT_CALL(exit_group, Any, "the end"),
+};
+
+// A vCPU thread, from before its first KVM_RUN to its end.
+const Entry k_vcpu[] = {
+    MOAT_CALL(ioctl, VcpuIoctls, "KVM_RUN; registers for the report of a crashed guest"),
+    MOAT_CALL(write, Any, "ioeventfd forwarding, irqfds, serial output, log lines"),
+    MOAT_CALL(futex, Any, "the stop request's lock, the console's lock"),
+    MOAT_CALL(rt_sigreturn, Any, "returning from the kick signal's handler"),
+    MOAT_CALL(brk, Any, "malloc in device code run on this thread"),
+    MOAT_CALL(mmap, NoExec, "malloc of large blocks"),
+    MOAT_CALL(munmap, Any, "free of large blocks"),
+    MOAT_CALL(madvise, DontNeed, "glibc releases the thread's stack as it ends"),
+    MOAT_CALL(rt_sigprocmask, Any, "glibc blocks signals as the thread ends"),
+    MOAT_CALL(clock_gettime, Any, "time where the vDSO does not answer"),
+    MOAT_CALL(exit, Any, "the thread ends"),
+};
+
+// The reaper: waits, passes stop signals on, ends as its child ended.
+const Entry k_reaper[] = {
+    MOAT_CALL(rt_sigtimedwait, Any, "waits for a stop signal or its child's end"),
+    MOAT_CALL(wait4, Any, "collects its child's status"),
+    MOAT_CALL(kill, Child, "passes a stop signal on to the VM process"),
+    MOAT_CALL(kill, Self, "ends by the signal that ended its child"),
+    MOAT_CALL(rt_sigprocmask, Any, "unblocks that signal first"),
+    MOAT_CALL(write, Stderr, "says why the VM process ended, when nobody else will"),
+    MOAT_CALL(exit_group, Any, "the end"),
+};
+
+#undef MOAT_CALL
+
+std::span<const Entry> entries(Role r)
+{
+    switch (r) {
+    case Role::Vmm: return k_vmm;
+    case Role::Vcpu: return k_vcpu;
+    case Role::Reaper: return k_reaper;
+    }
+    return {};
+}
+
+using Ctx = std::unique_ptr<void, void (*)(scmp_filter_ctx)>;
+
+int add(scmp_filter_ctx ctx, int nr, std::initializer_list<scmp_arg_cmp> args)
+{
+    return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, static_cast<unsigned>(args.size()), args.begin());
+}
+
+int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
+{
+    const auto self = static_cast<scmp_datum_t>(t.self);
+    switch (e.only) {
+    case Only::Any: return add(ctx, e.nr, {});
+    case Only::Self: return add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, self)});
+    case Only::Child: return add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(t.child))});
+    case Only::Monitor:
+        // No monitor: the call stays forbidden.
+        return t.monitor < 0 ? 0 : add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(t.monitor))});
+    case Only::Stderr: return add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO)});
+    case Only::NoExec: return add(ctx, e.nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+    case Only::DontNeed: return add(ctx, e.nr, {SCMP_A2(SCMP_CMP_EQ, MADV_DONTNEED)});
+    case Only::VcpuIoctls:
+        for (const unsigned long req : {static_cast<unsigned long>(KVM_RUN), static_cast<unsigned long>(KVM_GET_REGS),
+                                        static_cast<unsigned long>(KVM_GET_SREGS)})
+            if (int r = add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, req)}); r != 0) return r;
+        return 0;
+    case Only::TermIoctls: return add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, TCSETS)});
+    case Only::ConsoleFcntl:
+        for (int cmd : {F_GETFL, F_SETFL, F_DUPFD_CLOEXEC})
+            if (int r = add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(cmd))}); r != 0) return r;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+}  // namespace
+
+const char* to_string(Role r)
+{
+    switch (r) {
+    case Role::Vmm: return "VMM thread";
+    case Role::Vcpu: return "vCPU thread";
+    case Role::Reaper: return "reaper";
+    }
+    return "?";
+}
+
+std::vector<AllowedCall> allowed_calls(Role r)
+{
+    std::vector<AllowedCall> calls;
+    for (const Entry& e : entries(r)) {
+        const bool seen = std::any_of(calls.begin(), calls.end(), [&](const AllowedCall& c) { return c.nr == e.nr; });
+        if (!seen) calls.push_back({e.nr, e.name, e.why});
+    }
+    return calls;
+}
+
+Result<Filter> compile(Role r, const FilterTarget& t)
+{
+    Ctx ctx(seccomp_init(SCMP_ACT_KILL_PROCESS), seccomp_release);
+    if (!ctx) return fail(Errc::Io, "seccomp_init");
+    // Another architecture's system call numbers (int 0x80, x32) kill as well.
+    if (seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) != 0)
+        return fail(Errc::Io, "seccomp_attr_set");
+    for (const Entry& e : entries(r)) {
+        if (int err = add_entry(ctx.get(), e, t); err != 0) return fail(Errc::Io, "seccomp_rule_add", -err);
+    }
+    // libseccomp writes the program to a descriptor: a memfd, read back whole.
+    base::UniqueFd mem(::memfd_create("moat-seccomp", MFD_CLOEXEC));
+    if (!mem.valid()) return fail_errno("memfd_create");
+    if (int err = seccomp_export_bpf(ctx.get(), mem.get()); err != 0) return fail(Errc::Io, "seccomp_export_bpf", -err);
+    const off_t size = ::lseek(mem.get(), 0, SEEK_END);
+    if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0 || size > (off_t{1} << 20))
+        return fail(Errc::Io, "seccomp_export_bpf: unexpected program size");
+    Filter f;
+    f.program.resize(static_cast<std::size_t>(size) / sizeof(sock_filter));
+    if (::pread(mem.get(), f.program.data(), static_cast<std::size_t>(size), 0) != size) return fail_errno("pread");
+    return f;
+}
+
+Result<void> install(const Filter& f)
+{
+    if (f.program.empty() || f.program.size() > BPF_MAXINSNS) return fail(Errc::InvalidInput, "seccomp filter size");
+    sock_fprog prog{static_cast<unsigned short>(f.program.size()), const_cast<sock_filter*>(f.program.data())};
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return fail_errno("seccomp");
+    return {};
+}
+
+}  // namespace moat::jail
