@@ -95,6 +95,7 @@ struct RunOptions {
     std::uint32_t cpus = 1;
     std::vector<std::string> disks;
     bool verbose = false;
+    bool no_jail = false;
 };
 
 // The option values, checked before anything is opened so that a typo is named first. Fills
@@ -153,6 +154,7 @@ int run_vm(const RunOptions& o)
     protocol::VmLaunch l;
     l.supervision = protocol::Supervision::Standalone;
     l.verbose = o.verbose;
+    l.jail = !o.no_jail;
     l.cmdline = o.cmdline;
     std::vector<cli::DiskSpec> disks;
     if (int rc = check_values(o, l, disks); rc != 0) return rc;
@@ -191,6 +193,7 @@ struct Args {
     RunOptions run;
     std::string manifest, state, vm, path, size, label, integrity, vm_filter, event_filter, anchor;
     bool raw = false;
+    bool no_jail = false;
 };
 
 std::optional<std::string> given(const std::string& s) { return s.empty() ? std::nullopt : std::optional(s); }
@@ -224,9 +227,13 @@ CLI::App* add_run(CLI::App& app, Args& a)
                     "virtio-blk disk from a raw image, PATH[,ro]; repeatable. ',ro' opens the file read-only and "
                     "the guest sees a read-only disk");
     run->add_flag("-v,--verbose", o.verbose, "log what the VMM does (debug level)");
+    run->add_flag("--no-jail", o.no_jail,
+                  "debugging only: the VM process keeps this user's privileges and every system call (warns)");
     run->footer(
         "The guest's serial console (ttyS0) is this terminal: raw mode when stdin is a terminal, where Ctrl-A x\n"
         "quits (Ctrl-A Ctrl-A sends Ctrl-A); plain piped I/O otherwise.\n"
+        "The VM process jails itself before it builds the VM (README.md, \"Security\"): namespaces, an empty\n"
+        "root, no privileges, a seccomp filter per thread; as root also a uid of its own and a cgroup.\n"
         "Exit status: 0 when the guest powers off or reboots; 1 on a triple fault or a KVM or host error;\n"
         "2 on bad input; 128+N when stopped by signal N (SIGINT, SIGTERM).");
     return run;
@@ -237,6 +244,7 @@ CLI::App* add_up(CLI::App& app, Args& a)
     auto* up = app.add_subcommand("up", "Start the system a manifest describes: every decision first, then one process per VM.");
     up->add_option("manifest", a.manifest, "the system manifest (TOML)")->required();
     up->add_option("--state", a.state, "state directory: audit log, console logs, control socket (default: state/ beside the manifest)");
+    up->add_flag("--no-jail", a.no_jail, "debugging only: the VM processes run unjailed (warns, and is audited)");
     up->footer("Each VM's console goes to this terminal as 'name | ...' lines and to STATE/NAME.log.\n"
                "Exit status: 0 when every VM ended by itself or was stopped; 1 when a VM failed; 2 when the policy,\n"
                "a file or a volume label refused the system (nothing was started).");
@@ -329,7 +337,7 @@ CLI::App* add_audit_show(CLI::App& app, Args& a)
 // of its commands.
 constexpr Command k_commands[] = {
     {add_run, [](Args& a) { return run_vm(a.run); }},
-    {add_up, [](Args& a) { return cli::up_main(a.manifest, a.state); }},
+    {add_up, [](Args& a) { return cli::up_main(a.manifest, a.state, a.no_jail); }},
     {add_ls, [](Args& a) { return cli::ls_main(a.state); }},
     {add_stop, [](Args& a) { return cli::stop_main(a.state, a.vm); }},
     {add_down, [](Args& a) { return cli::down_main(a.state); }},

@@ -117,10 +117,11 @@ std::string human_time(std::uint64_t ms)
 
 }  // namespace
 
-int up_main(const std::string& manifest, const std::string& state_dir)
+int up_main(const std::string& manifest, const std::string& state_dir, bool no_jail)
 {
     const std::string exe = protocol::program_path(protocol::k_monitor_program);
     std::vector<const char*> argv{"moat-monitor"};
+    if (no_jail) argv.push_back("--no-jail");
     if (!state_dir.empty()) {
         argv.push_back("--state");
         argv.push_back(state_dir.c_str());

@@ -7,7 +7,7 @@ namespace moat::cli {
 
 // `moat up MANIFEST [--state DIR]`: execs moat-monitor in this process's place. state_dir
 // empty: `state/` beside the manifest. Returns only when the monitor could not be started.
-int up_main(const std::string& manifest, const std::string& state_dir);
+int up_main(const std::string& manifest, const std::string& state_dir, bool no_jail);
 // `moat policy check MANIFEST`: every decision the monitor would take before start, and why.
 int policy_check_main(const std::string& manifest);
 

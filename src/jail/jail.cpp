@@ -170,6 +170,8 @@ Result<Jailed> enter(const Plan& plan)
         }
     }
 
+    // Default dispositions first: an inherited SIG_IGN for SIGCHLD would reap the child unseen.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::signal(sig, SIG_DFL);
     const sigset_t waited = waited_signals();
     ::sigprocmask(SIG_BLOCK, &waited, nullptr);
     MOAT_TRY(namespaces(j));

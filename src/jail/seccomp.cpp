@@ -52,6 +52,7 @@ const Entry k_vmm[] = {
     MOAT_CALL(epoll_ctl, Any, "console clients come and go"),
     MOAT_CALL(read, Any, "eventfds, timerfds, the signalfd, console input"),
     MOAT_CALL(write, Any, "console output, interrupts through irqfds, log lines"),
+    MOAT_CALL(writev, Any, "console output behind its prefix"),
     MOAT_CALL(pread64, Any, "virtio-blk reads"),
     MOAT_CALL(preadv, Any, "virtio-blk reads into several buffers"),
     MOAT_CALL(pwrite64, Any, "virtio-blk writes"),
@@ -67,18 +68,19 @@ const Entry k_vmm[] = {
     MOAT_CALL(tgkill, Self, "kicks a vCPU thread out of KVM_RUN"),
     MOAT_CALL(rt_sigprocmask, Any, "the signal mask restored at the end"),
     MOAT_CALL(ioctl, TermIoctls, "the terminal back to its own mode at the end"),
-    MOAT_CALL(brk, Any, "malloc"),
+    MOAT_CALL(brk, Any, "malloc grows the heap"),
     MOAT_CALL(mmap, NoExec, "malloc of large blocks"),
     MOAT_CALL(munmap, Any, "free of large blocks; guest memory at the end"),
     MOAT_CALL(madvise, DontNeed, "free returns memory"),
     MOAT_CALL(clock_gettime, Any, "time where the vDSO does not answer"),
-    MOAT_CALL(exit_group, Any, "the end"),
+    MOAT_CALL(exit_group, Any, "the process ends"),
 };
 
 // A vCPU thread, from before its first KVM_RUN to its end.
 const Entry k_vcpu[] = {
     MOAT_CALL(ioctl, VcpuIoctls, "KVM_RUN; registers for the report of a crashed guest"),
     MOAT_CALL(write, Any, "ioeventfd forwarding, irqfds, serial output, log lines"),
+    MOAT_CALL(writev, Any, "serial output behind its prefix"),
     MOAT_CALL(futex, Any, "the stop request's lock, the console's lock"),
     MOAT_CALL(rt_sigreturn, Any, "returning from the kick signal's handler"),
     MOAT_CALL(brk, Any, "malloc in device code run on this thread"),
@@ -98,7 +100,7 @@ const Entry k_reaper[] = {
     MOAT_CALL(kill, Self, "ends by the signal that ended its child"),
     MOAT_CALL(rt_sigprocmask, Any, "unblocks that signal first"),
     MOAT_CALL(write, Stderr, "says why the VM process ended, when nobody else will"),
-    MOAT_CALL(exit_group, Any, "the end"),
+    MOAT_CALL(exit_group, Any, "the process ends"),
 };
 
 #undef MOAT_CALL
@@ -194,6 +196,7 @@ Result<Filter> compile(Role r, const FilterTarget& t)
 
 Result<void> install(const Filter& f)
 {
+
     if (f.program.empty() || f.program.size() > BPF_MAXINSNS) return fail(Errc::InvalidInput, "seccomp filter size");
     sock_fprog prog{static_cast<unsigned short>(f.program.size()), const_cast<sock_filter*>(f.program.data())};
     if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return fail_errno("seccomp");

@@ -3,7 +3,7 @@
 // launches and audits runs only the trusted base: the policy, the manifest parser, the monitor
 // and the protocol, with no argument parser, JSON library or audit reader (docs/architecture.md).
 //
-//   moat-monitor [--state DIR] [--] MANIFEST
+//   moat-monitor [--state DIR] [--no-jail] [--] MANIFEST
 #include <signal.h>
 
 #include <cstdio>
@@ -20,7 +20,7 @@ using namespace moat;
 
 int usage(const char* why)
 {
-    std::fprintf(stderr, "moat-monitor: %s\nusage: moat-monitor [--state DIR] [--] MANIFEST (started by 'moat up')\n", why);
+    std::fprintf(stderr, "moat-monitor: %s\nusage: moat-monitor [--state DIR] [--no-jail] [--] MANIFEST (started by 'moat up')\n", why);
     return monitor::k_system_refused;
 }
 
@@ -30,11 +30,16 @@ int main(int argc, char** argv)
 {
     ::signal(SIGPIPE, SIG_IGN);  // a closed control client or console pipe is an error on write
     std::string state, manifest;
+    bool jail = true;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; ++i) {
         if (std::strcmp(argv[i], "--") == 0) {
             ++i;
             break;
+        }
+        if (std::strcmp(argv[i], "--no-jail") == 0) {
+            jail = false;
+            continue;
         }
         if (std::strcmp(argv[i], "--state") != 0) return usage("unknown option");
         if (++i == argc) return usage("--state needs a directory");
@@ -52,5 +57,6 @@ int main(int argc, char** argv)
     o.state_dir = state.empty() ? loaded->dir + "/state" : state;
     o.vmm_exe = protocol::program_path(protocol::k_vmm_program);
     o.default_cmdline = protocol::k_default_cmdline;
+    o.jail = jail;
     return monitor::run_system(loaded->manifest, o);
 }

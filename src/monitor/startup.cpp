@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "jail/cgroup.hpp"
 #include "monitor/system_internal.hpp"
 #include "monitor/vm_files.hpp"
 #include "policy/plan.hpp"
@@ -195,6 +196,21 @@ int System::start()
     return refuse(why);
 }
 
+// How the VM processes are jailed, said once for the system: on the console when something is
+// missing, always in the audit log.
+bool System::audit_jail()
+{
+    if (!m_options.jail) {
+        report("warning: --no-jail: the VM processes run unjailed, with this monitor's privileges (for debugging only)");
+        return audit("system.jail", {{"jail", "off"}});
+    }
+    const std::string cgroups = ::geteuid() == 0 ? jail::cgroup_missing() : "not started as root";
+    if (!cgroups.empty()) report("warning: the VMs run without cgroup limits: " + cgroups);
+    return audit("system.jail", {{"jail", "on"},
+                                 {"uid_base", std::int64_t{m_manifest.uid_base}},
+                                 {"cgroups", cgroups.empty() ? std::string_view("yes") : std::string_view(cgroups)}});
+}
+
 int System::run()
 {
     if (int rc = start(); rc != k_system_ok) return rc;
@@ -216,7 +232,8 @@ int System::run()
     if (!audit("system.up", {{"manifest", std::string_view(m_manifest.source)},
                              {"vms", std::int64_t(m_vms.size())},
                              {"uid", std::int64_t{::getuid()}},
-                             {"pid", std::int64_t{::getpid()}}}))
+                             {"pid", std::int64_t{::getpid()}}}) ||
+        !audit_jail())
         return k_system_refused;
     for (auto& v : m_vms) {
         if (m_down) break;

@@ -66,6 +66,8 @@ Ending describe_status(int status)
             return {"stopped by signal " + std::to_string(code - protocol::k_exit_signal_base), false};
         return {"exit status " + std::to_string(code), false};
     }
+    // The kernel kills a jailed VM process with SIGSYS for a system call its filter forbids.
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) return {"killed: seccomp violation", false};
     if (WIFSIGNALED(status)) return {std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
                                          strsignal(WTERMSIG(status)) + ")",
                                      false};
@@ -85,11 +87,13 @@ bool System::watch(int fd, std::uint64_t t)
 namespace {
 
 // The launch message and descriptors of one VM of a system.
-protocol::VmLaunch launch_for(const policy::VmSpec& spec, const std::string& default_cmdline)
+protocol::VmLaunch launch_for(const policy::VmSpec& spec, const SystemOptions& o, std::uint32_t uid_base)
 {
     protocol::VmLaunch l;
+    l.jail = o.jail;
+    l.uid_base = uid_base;
     l.name = spec.name;
-    l.cmdline = spec.cmdline.value_or(default_cmdline);
+    l.cmdline = spec.cmdline.value_or(o.default_cmdline);
     l.memory = protocol::round_memory(spec.memory);
     l.cpus = spec.cpus;
     l.supervision = protocol::Supervision::Monitored;
@@ -152,7 +156,7 @@ Result<void> System::spawn(Vm& v)
     protocol::LaunchFds fds{m_kvm.get(), v.kernel.get(), v.initrd.valid() ? v.initrd.get() : -1, {}, STDOUT_FILENO,
                             v.log.get()};
     for (const auto& d : v.disks) fds.disks.push_back(d.get());
-    if (auto r = protocol::send_launch(v.sock.get(), launch_for(spec, m_options.default_cmdline), fds); !r) {
+    if (auto r = protocol::send_launch(v.sock.get(), launch_for(spec, m_options, m_manifest.uid_base), fds); !r) {
         report(spec.name + ": handing over descriptors: " + describe(r.error()));
         ::kill(pid, SIGKILL);  // its exit is reaped and audited like any other
         return {};

@@ -14,6 +14,7 @@ struct SystemOptions {
     std::string state_dir;    // created if missing (mode 0700)
     std::string vmm_exe;      // the VM processes' program (moat-vmm)
     std::string default_cmdline;
+    bool jail = true;  // false: `--no-jail`, for debugging only (warned and audited)
 };
 
 // Exit statuses of `moat up`.

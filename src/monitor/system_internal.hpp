@@ -74,6 +74,7 @@ private:
     static void report(const std::string& line);
     // Ends a start that cannot go on, audited (the caller reported it).
     int refuse(const std::string& message);
+    bool audit_jail();
     int start();
     int finish(const sigset_t& old_mask);
     Result<void> open_state();

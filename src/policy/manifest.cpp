@@ -224,6 +224,7 @@ private:
 
     Result<Lattice> lattice(const toml::node& n);
     Result<VolumeSpec> volume(const Lattice& lattice, std::string_view name, const toml::key& k, const toml::node& n);
+    Result<void> jail(Manifest& m, const toml::node& n);
     Result<VmSpec> vm(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n);
     Result<std::vector<DiskRef>> disks(const Manifest& m, const toml::node& n, std::string_view key);
 
@@ -368,6 +369,19 @@ Result<std::vector<DiskRef>> Parser::disks(const Manifest& m, const toml::node& 
     return out;
 }
 
+// [jail]: how the VM processes are jailed; only the base of their uids and gids so far.
+Result<void> Parser::jail(Manifest& m, const toml::node& n)
+{
+    const toml::table* t = MOAT_TRY(table(n, "jail"));
+    for (const auto& [kk, vv] : in_text_order(*t)) {
+        if (kk->str() != "uid_base") return unknown_key(*kk, "jail", "uid_base");
+        const std::int64_t hi = (std::int64_t{1} << 31) - protocol::k_uid_span;
+        m.uid_base = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, "jail.uid_base", 65536, hi)));
+        m.uid_base_line = line_of(*vv);
+    }
+    return {};
+}
+
 Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n)
 {
     const std::string key = dotted("vm", name);
@@ -451,17 +465,20 @@ Result<Manifest> Parser::parse(std::string_view text)
     const toml::node* lattice_node = nullptr;
     const toml::node* volumes_node = nullptr;
     const toml::node* vms_node = nullptr;
+    const toml::node* jail_node = nullptr;
     for (const auto& [k, v] : in_text_order(root)) {
         if (k->str() == "lattice") lattice_node = v;
+        else if (k->str() == "jail") jail_node = v;
         else if (k->str() == "volume") volumes_node = v;
         else if (k->str() == "vm") vms_node = v;
         else if (k->str() == "channel")
             return error(line_of(*k), "channel", "channels are not supported yet", Errc::Unsupported);
-        else return unknown_key(*k, "", "lattice, volume, vm");
+        else return unknown_key(*k, "", "lattice, volume, vm, jail");
     }
     if (!lattice_node) return error(0, "lattice", "missing table [lattice]");
 
     Manifest m{MOAT_TRY(lattice(*lattice_node)), {}, {}, m_source};
+    if (jail_node) MOAT_TRY(jail(m, *jail_node));
 
     if (volumes_node) {
         const toml::table* t = MOAT_TRY(table(*volumes_node, "volume"));

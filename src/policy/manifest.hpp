@@ -12,6 +12,7 @@
 #include "base/result.hpp"
 #include "policy/label.hpp"
 #include "policy/lattice.hpp"
+#include "protocol/limits.hpp"
 
 namespace moat::policy {
 
@@ -78,6 +79,10 @@ struct Manifest {
     std::vector<VolumeSpec> volumes;
     std::vector<VmSpec> vms;
     std::string source;  // the manifest's name for messages, e.g. "demo.toml"
+    // [jail] uid_base: each VM process runs as uid and gid uid_base + its pid
+    // (protocol::check_uid_base; src/jail/jail.hpp).
+    std::uint32_t uid_base = protocol::k_default_uid_base;
+    std::uint32_t uid_base_line = 0;
 
     const VolumeSpec* find_volume(std::string_view name) const;
     const VmSpec* find_vm(std::string_view name) const;

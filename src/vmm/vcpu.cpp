@@ -147,9 +147,9 @@ std::vector<pthread_t> start_vcpus(State& s)
     for (auto& v : s.vcpus) {
         pthread_t t;
         auto* arg = new VcpuArg{&s, &v};
-        if (pthread_create(&t, &attr, vcpu_thread, arg) != 0) {
+        if (const int err = pthread_create(&t, &attr, vcpu_thread, arg); err != 0) {
             delete arg;
-            s.request_stop({ExitReason::HostError, 0, "cannot start a vCPU thread"});
+            s.request_stop({ExitReason::HostError, 0, std::string("cannot start a vCPU thread: ") + std::strerror(err)});
             break;
         }
         threads.push_back(t);

@@ -1,0 +1,153 @@
+// The allow-lists and their filters: their size against Firecracker's, the calls no role may
+// make, and filters that really kill (each in a child process, which the filter then binds).
+#include "jail/seccomp.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+namespace moat::jail {
+namespace {
+
+constexpr Role k_roles[] = {Role::Vmm, Role::Vcpu, Role::Reaper};
+
+bool allows(Role r, int nr)
+{
+    const auto calls = allowed_calls(r);
+    return std::any_of(calls.begin(), calls.end(), [nr](const AllowedCall& c) { return c.nr == nr; });
+}
+
+// Firecracker's filters (resources/seccomp/x86_64-unknown-linux-musl.json, v1.x): about 27
+// system calls for its vCPU threads and about 50 for its VMM thread.
+TEST(SeccompLists, FewerCallsThanFirecrackerPerRole)
+{
+    const std::size_t vmm = allowed_calls(Role::Vmm).size();
+    const std::size_t vcpu = allowed_calls(Role::Vcpu).size();
+    std::printf("seccomp allow-lists: VMM thread %zu calls (Firecracker about 50), vCPU threads %zu (about 27), "
+                "reaper %zu\n",
+                vmm, vcpu, allowed_calls(Role::Reaper).size());
+    for (Role r : k_roles) {
+        std::printf("  %s:", to_string(r));
+        for (const auto& c : allowed_calls(r)) std::printf(" %s", c.name);
+        std::printf("\n");
+    }
+    EXPECT_LT(vmm, 50u);
+    EXPECT_LT(vcpu, 27u);
+}
+
+TEST(SeccompLists, EveryCallHasAReason)
+{
+    for (Role r : k_roles)
+        for (const auto& c : allowed_calls(r)) EXPECT_GT(std::string(c.why).size(), 8u) << to_string(r) << ": " << c.name;
+}
+
+TEST(SeccompLists, NoRoleOpensExecsForksTracesMountsOrLoadsBpf)
+{
+    const int forbidden[] = {SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(creat),
+                             SCMP_SYS(open_by_handle_at), SCMP_SYS(socket), SCMP_SYS(socketpair), SCMP_SYS(connect),
+                             SCMP_SYS(bind), SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(fork), SCMP_SYS(vfork),
+                             SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(ptrace), SCMP_SYS(mount), SCMP_SYS(umount2),
+                             SCMP_SYS(pivot_root), SCMP_SYS(chroot), SCMP_SYS(bpf), SCMP_SYS(process_vm_readv),
+                             SCMP_SYS(process_vm_writev), SCMP_SYS(setns), SCMP_SYS(unshare), SCMP_SYS(setuid),
+                             SCMP_SYS(setresuid), SCMP_SYS(capset), SCMP_SYS(prctl), SCMP_SYS(seccomp),
+                             SCMP_SYS(mprotect), SCMP_SYS(rt_sigaction), SCMP_SYS(tkill), SCMP_SYS(pidfd_open),
+                             SCMP_SYS(pidfd_send_signal), SCMP_SYS(memfd_create), SCMP_SYS(userfaultfd),
+                             SCMP_SYS(perf_event_open), SCMP_SYS(keyctl), SCMP_SYS(add_key), SCMP_SYS(init_module)};
+    for (Role r : k_roles)
+        for (int nr : forbidden) EXPECT_FALSE(allows(r, nr)) << to_string(r) << " allows system call " << nr;
+    // kill only in the reaper (to its child and itself, see below); tgkill only in the VMM thread.
+    EXPECT_FALSE(allows(Role::Vmm, SCMP_SYS(kill)));
+    EXPECT_FALSE(allows(Role::Vcpu, SCMP_SYS(kill)));
+    EXPECT_FALSE(allows(Role::Vcpu, SCMP_SYS(tgkill)));
+}
+
+// Runs `body` in a child with `role`'s filter installed (as for a process whose pid is the
+// child's and whose monitor socket is fd 3); returns its wait status.
+int run_filtered(Role role, const std::function<int()>& body, pid_t target_child = 0)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        auto f = compile(role, {::getpid(), target_child, 3});
+        if (!f || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !install(*f)) ::_exit(100);
+        const int code = body();
+        // A vCPU thread may only end itself (exit); the others end the process (exit_group).
+        ::syscall(role == Role::Vcpu ? SYS_exit : SYS_exit_group, code);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return status;
+}
+
+bool killed_by_seccomp(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS; }
+int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status); }
+
+TEST(SeccompFilters, CompileForEveryRole)
+{
+    for (Role r : k_roles) {
+        auto f = compile(r, {1, 2, 3});
+        ASSERT_TRUE(f.has_value()) << to_string(r) << ": " << describe(f.error());
+        EXPECT_GT(f->program.size(), allowed_calls(r).size());
+    }
+}
+
+TEST(SeccompFilters, AllowedCallsRunAndForbiddenOnesKill)
+{
+    // write is allowed in every role but the reaper's only to stderr.
+    EXPECT_EQ(exit_code(run_filtered(Role::Vcpu, [] { return ::write(STDERR_FILENO, "", 0) == 0 ? 7 : 8; })), 7);
+    for (Role r : k_roles) {
+        EXPECT_TRUE(killed_by_seccomp(run_filtered(r, [] { return ::socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 9 : 10; })))
+            << to_string(r);
+        EXPECT_TRUE(killed_by_seccomp(run_filtered(r, [] { return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, "/etc/passwd", 0)); })))
+            << to_string(r);
+        EXPECT_TRUE(killed_by_seccomp(run_filtered(r, [] { return static_cast<int>(::syscall(SYS_getuid)); })))
+            << to_string(r);
+    }
+}
+
+TEST(SeccompFilters, ArgumentsArePinned)
+{
+    // ioctl: KVM_RUN is let through (and fails on a descriptor that is no vCPU); TCSETS is not
+    // a vCPU thread's; an unlisted request kills the VMM thread too.
+    EXPECT_EQ(exit_code(run_filtered(Role::Vcpu, [] { return ::ioctl(STDERR_FILENO, KVM_RUN, 0) < 0 ? 11 : 12; })), 11);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, [] { return ::ioctl(STDIN_FILENO, TCGETS, nullptr); })));
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, [] { return ::ioctl(STDIN_FILENO, FIONREAD, nullptr); })));
+    // mmap without PROT_EXEC is malloc's; with it, a kill.
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, [] {
+                  void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                  return p == MAP_FAILED ? 14 : 13;
+              })),
+              13);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, [] {
+        void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? 14 : 13;
+    })));
+    // tgkill to its own process only; sendto only on the monitor's socket (fd 3).
+    const pid_t parent = ::getpid();
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, [parent] {
+        return static_cast<int>(::syscall(SYS_tgkill, parent, parent, 0));
+    })));
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, [] { return static_cast<int>(::send(4, "x", 1, 0)); })));
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, [] { return ::send(3, "x", 1, 0) < 0 ? 15 : 16; })), 15);
+    // The reaper may signal its own child and itself, nobody else.
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Reaper, [parent] { return ::kill(parent, 0); }, 12345)));
+    EXPECT_EQ(exit_code(run_filtered(Role::Reaper, [] { return ::kill(12345, 0) < 0 ? 17 : 18; }, 12345)), 17);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Reaper, [] { return static_cast<int>(::write(1, "", 0)); })));
+}
+
+}  // namespace
+}  // namespace moat::jail
