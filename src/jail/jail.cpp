@@ -139,6 +139,11 @@ void say(const char* text) { [[maybe_unused]] auto r = ::write(STDERR_FILENO, te
     }
 }
 
+// pids.max beyond the vCPU threads: the event thread, and the kernel threads KVM attaches to
+// its VM's cgroup (kvm-nx-lpage-recovery; seen: the second task of a one-vCPU VM before its
+// vCPU thread), with one to spare for kernels that add another.
+constexpr std::uint32_t k_pids_beyond_vcpus = 3;
+
 // The cgroup's name: the VM's name (manifest names are [a-z0-9_-]) and the pid, unique.
 std::string cgroup_leaf(const std::string& name, pid_t pid)
 {
@@ -161,7 +166,7 @@ Result<Jailed> enter(const Plan& plan)
     base::UniqueFd cgroup_procs;
     j.no_cgroup = j.user_namespace ? "not started as root" : cgroup_missing();
     if (j.no_cgroup.empty()) {
-        const CgroupLimits limits{plan.memory + k_memory_overhead, plan.cpus + 1, 100};
+        const CgroupLimits limits{plan.memory + k_memory_overhead, plan.cpus + k_pids_beyond_vcpus, 100};
         auto procs = create_cgroup(cgroup_leaf(plan.name, pid), limits);
         if (procs) cgroup_procs = std::move(*procs);
         else {

@@ -30,7 +30,7 @@ struct Plan {
     std::string name;              // the VM's name, or "" (`moat run`): names its cgroup
     std::uint32_t uid_base = 0;    // protocol::check_uid_base
     std::uint64_t memory = 0;      // guest memory in bytes: memory.max is this plus an overhead
-    std::uint32_t cpus = 1;        // pids.max is this plus one
+    std::uint32_t cpus = 1;        // pids.max is this plus three (jail.cpp)
     bool standalone = false;       // the reaper says why the VM process died, and so does
                                    // a missing cgroup (a monitor says that once per system)
 };
