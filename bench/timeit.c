@@ -27,8 +27,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* RSS in KiB of `pid` outside mappings of at least `big_kb` (guest RAM), from smaps. */
-static long rss_outside_guest(pid_t pid, long big_kb)
+/* RSS in KiB of `pid` outside mappings of at least `big_kb` (guest RAM), from smaps; with
+ * `private_only`, only its private pages (what it adds beside a process it shares pages with). */
+static long rss_outside_guest(pid_t pid, long big_kb, int private_only)
 {
 	char path[64], line[512];
 	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
@@ -39,11 +40,35 @@ static long rss_outside_guest(pid_t pid, long big_kb)
 	while (fgets(line, sizeof line, f)) {
 		if (sscanf(line, "Size: %ld kB", &v) == 1)
 			size = v;
-		else if (sscanf(line, "Rss: %ld kB", &v) == 1 && size < big_kb)
+		else if (size >= big_kb)
+			continue;
+		else if (!private_only && sscanf(line, "Rss: %ld kB", &v) == 1)
+			total += v;
+		else if (private_only && (sscanf(line, "Private_Clean: %ld kB", &v) == 1 ||
+					  sscanf(line, "Private_Dirty: %ld kB", &v) == 1))
 			total += v;
 	}
 	fclose(f);
 	return total;
+}
+
+/* The VMM's memory outside guest RAM. A jailed moat VM process is the child of a reaper (the
+ * process started here, src/jail/jail.hpp): the VM process's RSS, plus the reaper's private
+ * pages (the rest of its pages are the VM process's too, shared since the fork). */
+static long vmm_overhead(pid_t pid, long big_kb)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	FILE *f = fopen(path, "r");
+	int child = 0;
+	if (!f || fscanf(f, "%d", &child) != 1)
+		child = 0;
+	if (f)
+		fclose(f);
+	if (!child)
+		return rss_outside_guest(pid, big_kb, 0);
+	long vm = rss_outside_guest(child, big_kb, 0), reaper = rss_outside_guest(pid, big_kb, 1);
+	return vm < 0 || reaper < 0 ? -1 : vm + reaper;
 }
 
 int main(int argc, char **argv)
@@ -97,7 +122,7 @@ int main(int argc, char **argv)
 		if (marker && !t_marker && strstr(line, marker)) {
 			t_marker = t;
 			if (guest_mb > 0)
-				overhead_kb = rss_outside_guest(pid, guest_mb * 1024);
+				overhead_kb = vmm_overhead(pid, guest_mb * 1024);
 			if (stop_at_marker) {
 				kill(pid, SIGKILL);
 				stopped = 1;

@@ -198,6 +198,16 @@ std::uint64_t resident_bytes(int pid)
     return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
+// A VM's resident memory: its process and that process's children (a jailed VM process is the
+// child of its reaper, whose pid the monitor knows).
+std::uint64_t vm_resident_bytes(int pid)
+{
+    std::uint64_t total = resident_bytes(pid);
+    std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    for (int child = 0; children >> child;) total += resident_bytes(child);
+    return total;
+}
+
 }  // namespace
 
 int ls_main(const std::string& state_dir)
@@ -212,7 +222,7 @@ int ls_main(const std::string& state_dir)
                     pid ? std::to_string(pid).c_str() : "-",
                     pid ? human_time(v.value("uptime_ms", std::uint64_t{0})).c_str() : "-",
                     human_bytes(v.value("memory", std::uint64_t{0})).c_str(),
-                    pid ? human_bytes(resident_bytes(pid)).c_str() : "-");
+                    pid ? human_bytes(vm_resident_bytes(pid)).c_str() : "-");
     }
     return 0;
 }
