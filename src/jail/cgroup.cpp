@@ -3,11 +3,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <charconv>
+#include <string_view>
 
 namespace moat::jail {
 
@@ -21,13 +23,28 @@ Result<void> write_file(const std::string& path, const std::string& value)
     return {};
 }
 
-// Removes the cgroups of VM processes that have ended: rmdir fails on one still in use.
+// Whether the process that made cgroup NAME-PID (the VM process's reaper) is still there; a
+// cgroup it made may still be empty, its VM process about to move in.
+bool maker_alive(std::string_view leaf)
+{
+    const auto dash = leaf.rfind('-');
+    if (dash == std::string_view::npos) return false;
+    const std::string_view digits = leaf.substr(dash + 1);
+    pid_t pid = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0) return false;
+    return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+// Removes the cgroups of VM processes that have ended: rmdir fails on one still in use, and
+// one whose maker lives is left alone.
 void sweep(const std::string& dir)
 {
     DIR* d = ::opendir(dir.c_str());
     if (!d) return;
     while (const dirent* e = ::readdir(d)) {
-        if (e->d_type == DT_DIR && e->d_name[0] != '.') ::rmdir((dir + "/" + e->d_name).c_str());
+        if (e->d_type == DT_DIR && e->d_name[0] != '.' && !maker_alive(e->d_name))
+            ::rmdir((dir + "/" + e->d_name).c_str());
     }
     ::closedir(d);
 }

@@ -9,6 +9,7 @@
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "jail/cgroup_check.hpp"
 
 namespace moat::jail {
 
@@ -16,9 +17,6 @@ inline constexpr const char* k_cgroup_root = "/sys/fs/cgroup";
 // What a VM process holds beyond guest memory: its own pages (about 1 MiB measured, see
 // bench/README.md) and the kernel's for KVM (page tables, vCPU state), with room to spare.
 inline constexpr std::uint64_t k_memory_overhead = std::uint64_t{64} << 20;
-
-// Why VMs get no cgroup on this host, or "" when they do.
-std::string cgroup_missing();
 
 struct CgroupLimits {
     std::uint64_t memory_max = 0;

@@ -30,7 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "jail/cgroup.hpp"
+#include "jail/cgroup_check.hpp"
 #include "monitor/system_internal.hpp"
 #include "monitor/vm_files.hpp"
 #include "policy/plan.hpp"

@@ -61,14 +61,13 @@ void append_escaped(std::string& out, std::string_view text)
     }
 }
 
-// 'value', escaped and cut to k_max_quoted bytes.
-std::string quoted(std::string_view text)
+// 'value' (or "value"), escaped and cut to k_max_quoted bytes.
+std::string quoted(std::string_view text, char quote = '\'')
 {
-    std::string out = "'";
+    std::string out(1, quote);
     append_escaped(out, text.substr(0, k_max_quoted));
     if (text.size() > k_max_quoted) out += "...";
-    out += "'";
-    return out;
+    return out + quote;
 }
 
 // One component of a dotted key: bare when TOML would accept it bare, else "quoted".
@@ -77,12 +76,7 @@ std::string key_part(std::string_view k)
     const bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     });
-    if (bare) return std::string(k);
-    std::string out = "\"";
-    append_escaped(out, k.substr(0, k_max_quoted));
-    if (k.size() > k_max_quoted) out += "...";
-    out += "\"";
-    return out;
+    return bare ? std::string(k) : quoted(k, '"');
 }
 
 std::string dotted(std::string_view prefix, std::string_view k)
@@ -91,10 +85,7 @@ std::string dotted(std::string_view prefix, std::string_view k)
     return std::string(prefix) + "." + key_part(k);
 }
 
-std::string indexed(std::string_view prefix, std::size_t i)
-{
-    return std::string(prefix) + "[" + std::to_string(i) + "]";
-}
+std::string indexed(std::string_view prefix, std::size_t i) { return std::string(prefix) + "[" + std::to_string(i) + "]"; }
 
 std::uint32_t line_of(const toml::node& n) { return n.source().begin.line; }
 std::uint32_t line_of(const toml::key& k) { return k.source().begin.line; }
@@ -369,15 +360,13 @@ Result<std::vector<DiskRef>> Parser::disks(const Manifest& m, const toml::node& 
     return out;
 }
 
-// [jail]: how the VM processes are jailed; only the base of their uids and gids so far.
+// [jail]: how the VM processes are jailed; only the base of their ids so far.
 Result<void> Parser::jail(Manifest& m, const toml::node& n)
 {
-    const toml::table* t = MOAT_TRY(table(n, "jail"));
-    for (const auto& [kk, vv] : in_text_order(*t)) {
+    for (const auto& [kk, vv] : in_text_order(*MOAT_TRY(table(n, "jail")))) {
         if (kk->str() != "uid_base") return unknown_key(*kk, "jail", "uid_base");
-        const std::int64_t hi = (std::int64_t{1} << 31) - protocol::k_uid_span;
+        const std::int64_t hi = (std::int64_t{1} << 31) - protocol::k_uid_span;  // check_uid_base
         m.uid_base = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, "jail.uid_base", 65536, hi)));
-        m.uid_base_line = line_of(*vv);
     }
     return {};
 }

@@ -82,7 +82,6 @@ struct Manifest {
     // [jail] uid_base: each VM process runs as uid and gid uid_base + its pid
     // (protocol::check_uid_base; src/jail/jail.hpp).
     std::uint32_t uid_base = protocol::k_default_uid_base;
-    std::uint32_t uid_base_line = 0;
 
     const VolumeSpec* find_volume(std::string_view name) const;
     const VmSpec* find_vm(std::string_view name) const;

@@ -331,7 +331,7 @@ TEST(ManifestError, UnknownKeys)
     EXPECT_EQ(error_of(with_vm("disks = [{ volume = \"base\", mod = \"ro\" }]\n")),
               "demo.toml:13: vm.web.disks[0].mod: unknown key (expected one of: volume, mode)");
     EXPECT_EQ(error_of("networks = 1\n" + std::string(k_prefix)),
-              "demo.toml:1: networks: unknown key (expected one of: lattice, volume, vm)");
+              "demo.toml:1: networks: unknown key (expected one of: lattice, volume, vm, jail)");
     EXPECT_EQ(error_of("[lattice]\nlevels = [\"a\"]\nintegrity = [\"b\"]\norder = 1\n"),
               "demo.toml:4: lattice.order: unknown key (expected one of: levels, categories, integrity)");
     EXPECT_EQ(error_of(with_vm("[vm.web.extra]\n")),
@@ -339,6 +339,28 @@ TEST(ManifestError, UnknownKeys)
               "memory, cpus, disks, restart, max_restarts)");
     // A key that needs quoting is shown quoted.
     EXPECT_EQ(error_of(with_vm("\"a b\" = 1\n")).substr(0, 28), "demo.toml:13: vm.web.\"a b\": ");
+}
+
+TEST(Manifest, JailUidBase)
+{
+    auto defaulted = parse_manifest(with_vm(""), "demo.toml", "");
+    ASSERT_TRUE(defaulted.has_value());
+    EXPECT_EQ(defaulted->uid_base, protocol::k_default_uid_base);
+    auto set = parse_manifest("[jail]\nuid_base = 100000\n" + with_vm(""), "demo.toml", "");
+    ASSERT_TRUE(set.has_value()) << describe(set.error());
+    EXPECT_EQ(set->uid_base, 100000u);
+}
+
+TEST(ManifestError, JailUidBase)
+{
+    EXPECT_EQ(error_of("[jail]\nuid_base = 1000\n" + with_vm("")).rfind("demo.toml:2: jail.uid_base: ", 0), 0u);
+    // The last base whose ids all stay below 2^31, and one more.
+    EXPECT_TRUE(parse_manifest("[jail]\nuid_base = 2143289344\n" + with_vm(""), "demo.toml", "").has_value());
+    EXPECT_EQ(error_of("[jail]\nuid_base = 2143289345\n" + with_vm("")).rfind("demo.toml:2: jail.uid_base: ", 0), 0u);
+    EXPECT_EQ(error_of("[jail]\nuid_base = \"x\"\n" + with_vm("")).rfind("demo.toml:2: jail.uid_base: ", 0), 0u);
+    EXPECT_EQ(error_of("[jail]\nuid = 100000\n" + with_vm("")),
+              "demo.toml:2: jail.uid: unknown key (expected one of: uid_base)");
+    EXPECT_EQ(error_of("jail = 1\n" + with_vm("")).rfind("demo.toml:1: jail: ", 0), 0u);
 }
 
 TEST(ManifestError, Channels)
