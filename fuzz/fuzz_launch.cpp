@@ -19,12 +19,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     MOAT_CHECK(check_memory(l.memory) && round_memory(l.memory) == l.memory);
     MOAT_CHECK(l.input_names.size() <= k_max_launch_input_names);
     MOAT_CHECK(launch_fd_count(*d) >= 2);
+    MOAT_CHECK(check_uid_base(l.uid_base));
     auto again = decode_launch(encode_launch(l, d->initrd));
     MOAT_CHECK(again.has_value());
     const VmLaunch& a = again->vm;
     MOAT_CHECK(a.name == l.name && a.cmdline == l.cmdline && a.memory == l.memory && a.cpus == l.cpus &&
                again->initrd == d->initrd && a.disks == l.disks && a.supervision == l.supervision &&
-               a.verbose == l.verbose);
+               a.verbose == l.verbose && a.jail == l.jail && a.uid_base == l.uid_base);
     MOAT_CHECK(a.input_names.size() == l.input_names.size());
     return 0;
 }
