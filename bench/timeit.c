@@ -28,19 +28,24 @@ static uint64_t now_ns(void)
 }
 
 /* RSS in KiB of `pid` outside mappings of at least `big_kb` (guest RAM), from smaps; with
- * `private_only`, only its private pages (what it adds beside a process it shares pages with). */
+ * `private_only`, only the private pages of its writable mappings: what it adds beside a
+ * process it was forked from (its read-only and executable pages are the program file's, in
+ * the page cache, whichever process maps them). */
 static long rss_outside_guest(pid_t pid, long big_kb, int private_only)
 {
-	char path[64], line[512];
+	char path[64], line[512], perms[8] = "";
 	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return -1;
 	long total = 0, size = 0, v;
 	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3)
+			continue;
 		if (sscanf(line, "Size: %ld kB", &v) == 1)
 			size = v;
-		else if (size >= big_kb)
+		else if (size >= big_kb || (private_only && !strchr(perms, 'w')))
 			continue;
 		else if (!private_only && sscanf(line, "Rss: %ld kB", &v) == 1)
 			total += v;
@@ -53,8 +58,9 @@ static long rss_outside_guest(pid_t pid, long big_kb, int private_only)
 }
 
 /* The VMM's memory outside guest RAM. A jailed moat VM process is the child of a reaper (the
- * process started here, src/jail/jail.hpp): the VM process's RSS, plus the reaper's private
- * pages (the rest of its pages are the VM process's too, shared since the fork). */
+ * process started here, src/jail/jail.hpp): the VM process's RSS, plus the private pages of
+ * the reaper's writable mappings (its heap and stack; the rest it shares with the VM process
+ * or the program file). */
 static long vmm_overhead(pid_t pid, long big_kb)
 {
 	char path[96];

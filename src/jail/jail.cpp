@@ -177,6 +177,9 @@ Result<Jailed> enter(const Plan& plan)
 
     // Default dispositions first: an inherited SIG_IGN for SIGCHLD would reap the child unseen.
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::signal(sig, SIG_DFL);
+    const FilterTarget vm{1, 0, plan.monitor};  // PID 1 of its namespace
+    j.vmm_filter = MOAT_TRY(compile(Role::Vmm, vm));
+    j.vcpu_filter = MOAT_TRY(compile(Role::Vcpu, vm));
     const sigset_t waited = waited_signals();
     ::sigprocmask(SIG_BLOCK, &waited, nullptr);
     MOAT_TRY(namespaces(j));
@@ -188,6 +191,7 @@ Result<Jailed> enter(const Plan& plan)
     if (child > 0) reap(child, j, alive[1], plan.standalone);
 
     ::close(alive[1]);
+    if (::getpid() != 1) return fail(Errc::Io, "not PID 1 of the new PID namespace");
     if (cgroup_procs.valid()) {
         if (::write(cgroup_procs.get(), "0", 1) != 1) return fail_errno("cgroup.procs");
         j.cgroup = true;

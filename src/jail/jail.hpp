@@ -23,6 +23,7 @@
 #include <string>
 
 #include "base/result.hpp"
+#include "jail/seccomp.hpp"
 
 namespace moat::jail {
 
@@ -33,6 +34,7 @@ struct Plan {
     std::uint32_t cpus = 1;        // pids.max is this plus three (jail.cpp)
     bool standalone = false;       // the reaper says why the VM process died, and so does
                                    // a missing cgroup (a monitor says that once per system)
+    int monitor = -1;              // the socket to the monitor (the VMM thread's filter), or -1
 };
 
 struct Jailed {
@@ -42,6 +44,10 @@ struct Jailed {
     bool cgroup = false;          // the VM's cgroup limits apply
     std::string no_cgroup;        // why not, when they do not
     bool cgroup_failed = false;   // cgroup v2 was there, but making this VM's cgroup failed
+    // The VM process's filters, compiled before the fork (its pid in its namespace is 1), so
+    // that libseccomp never runs in it: installed by its threads once the VM is built.
+    Filter vmm_filter;
+    Filter vcpu_filter;
 };
 
 // Jails the calling process, which must be single-threaded. Returns in the VM process (PID 1

@@ -233,11 +233,8 @@ Result<Machine> Machine::build(VmConfig config)
     for (std::uint32_t i = 0; i < config.vcpus; ++i) s->vcpus.push_back(MOAT_TRY(s->vm.create_vcpu(i)));
     auto supported = MOAT_TRY(s->kvm.supported_cpuid());
     for (auto& v : s->vcpus) MOAT_TRY(setup_vcpu(*s, v, supported, kernel));
-    if (config.jailed) {
-        const jail::FilterTarget target{::getpid(), 0, s->monitor};
-        s->vcpu_filter = MOAT_TRY(about(jail::compile(jail::Role::Vcpu, target), "seccomp"));
-        s->vmm_filter = MOAT_TRY(about(jail::compile(jail::Role::Vmm, target), "seccomp"));
-    }
+    s->vcpu_filter = std::move(config.vcpu_filter);
+    s->vmm_filter = std::move(config.vmm_filter);
     return Machine(std::move(s));
 }
 

@@ -5,12 +5,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/disk_access.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "jail/seccomp.hpp"
 #include "virtio/block/block_device.hpp"
 
 namespace moat::vmm {
@@ -42,9 +44,10 @@ struct VmConfig {
     // The socket to the monitor (not owned), or -1 when the VM runs alone: the monitor sends
     // console clients to attach over it, and the VM reports runtime denials (protocol/report.hpp).
     int monitor = -1;
-    // The process is jailed (src/jail/jail.hpp): its threads get their seccomp filters and the
-    // process its last limits (jail::seal_limits) before the guest's first instruction.
-    bool jailed = false;
+    // A jailed process's seccomp filters (src/jail/jail.hpp): its threads install them, and the
+    // process sets its last limits (jail::seal_limits), before the guest's first instruction.
+    std::optional<jail::Filter> vcpu_filter;
+    std::optional<jail::Filter> vmm_filter;
 };
 
 enum class ExitReason {

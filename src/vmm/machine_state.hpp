@@ -85,8 +85,8 @@ struct Machine::State {
     std::atomic<bool> stopping{false};
     std::mutex exit_lock;
     std::optional<VmExit> exit;  // guarded by exit_lock; the first reason wins
-    // A jailed VM's seccomp filters, compiled before any guest code runs: each vCPU thread
-    // installs its own before its first KVM_RUN, the event thread its own once they run.
+    // A jailed VM's seccomp filters (VmConfig): each vCPU thread installs its own before its
+    // first KVM_RUN, the event thread its own once they run.
     std::optional<jail::Filter> vcpu_filter;
     std::optional<jail::Filter> vmm_filter;
 

@@ -80,7 +80,7 @@ bool g_jailed = false;  // enter_jail succeeded: this process is the jailed VM p
 
 // Jails this process before anything of the guest is read (jail.hpp), or says loudly that it
 // does not. Returns in the VM process: nothing, or the exit status to end with at once.
-std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& who)
+std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& who, vmm::VmConfig& c)
 {
     const bool standalone = vm.supervision == protocol::Supervision::Standalone;
     if (!vm.jail) {
@@ -88,7 +88,7 @@ std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& w
         if (standalone) std::fprintf(stderr, "moat: warning: --no-jail: this VM process runs unjailed (for debugging only)\n");
         return std::nullopt;
     }
-    jail::Plan plan{vm.name, vm.uid_base, vm.memory, vm.cpus, standalone};
+    jail::Plan plan{vm.name, vm.uid_base, vm.memory, vm.cpus, standalone, c.monitor};
     auto jailed = jail::enter(plan);
     if (!jailed) {
         std::fprintf(stderr, "moat: %sjail: %s\n", who.c_str(), describe(jailed.error()).c_str());
@@ -98,6 +98,8 @@ std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& w
     // one where there is one is this VM's own.
     if (!jailed->cgroup && (standalone || jailed->cgroup_failed))
         std::fprintf(stderr, "moat: %swarning: no cgroup limits for this VM: %s\n", who.c_str(), jailed->no_cgroup.c_str());
+    c.vmm_filter = std::move(jailed->vmm_filter);
+    c.vcpu_filter = std::move(jailed->vcpu_filter);
     g_jailed = true;
     MOAT_LOG(Debug, "jailed: uid %u, gid %u%s", jailed->uid, jailed->gid, jailed->cgroup ? ", in its cgroup" : "");
     return std::nullopt;
@@ -118,7 +120,6 @@ int run(const char* argv_name)
     const bool standalone = vm.supervision == protocol::Supervision::Standalone;
     if (vm.verbose) log::set_level(log::Level::Debug);
     const std::string who = vm.name.empty() ? "" : vm.name + ": ";
-    if (auto failed = enter_jail(vm, who)) return *failed;
 
     vmm::VmConfig c;
     c.kvm = std::move(launch->kvm);
@@ -144,7 +145,7 @@ int run(const char* argv_name)
     c.cmdline = vm.cmdline;
     c.mem_bytes = vm.memory;
     c.vcpus = vm.cpus;
-    c.jailed = vm.jail;
+    if (auto failed = enter_jail(vm, who, c)) return *failed;
 
     auto machine = vmm::Machine::build(std::move(c));
     if (!machine) {
