@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <signal.h>
+#include <cstdio>
 #include <memory>
 #include <span>
 
@@ -103,6 +105,20 @@ const Entry k_reaper[] = {
     MOAT_CALL(exit_group, Any, "the process ends"),
 };
 
+#if MOAT_SANITIZER_RUNTIME
+// Sanitizer builds only (`make asan`, the fuzz build): what the AddressSanitizer and
+// UndefinedBehaviorSanitizer runtimes call on a jailed thread's behalf, added to every role.
+// Never part of a release build's filters, nor counted by allowed_calls().
+const Entry k_sanitizer_runtime[] = {
+    MOAT_CALL(pipe2, Any, "UBSan's vptr check tests that memory is readable through a pipe"),
+    MOAT_CALL(close, Any, "... and closes the pipe"),
+    MOAT_CALL(write, Any, "... and writes the memory into it"),
+    MOAT_CALL(sigaltstack, Any, "ASan removes a thread's signal stack as the thread ends"),
+    MOAT_CALL(gettid, Any, "the runtimes name the thread they act for"),
+    MOAT_CALL(sched_yield, Any, "the runtimes' spin locks"),
+};
+#endif
+
 #undef MOAT_CALL
 
 std::span<const Entry> entries(Role r)
@@ -173,7 +189,7 @@ std::vector<AllowedCall> allowed_calls(Role r)
 
 Result<Filter> compile(Role r, const FilterTarget& t)
 {
-    Ctx ctx(seccomp_init(SCMP_ACT_KILL_PROCESS), seccomp_release);
+    Ctx ctx(seccomp_init(SCMP_ACT_TRAP), seccomp_release);
     if (!ctx) return fail(Errc::Io, "seccomp_init");
     // Another architecture's system call numbers (int 0x80, x32) kill as well.
     if (seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) != 0)
@@ -181,6 +197,12 @@ Result<Filter> compile(Role r, const FilterTarget& t)
     for (const Entry& e : entries(r)) {
         if (int err = add_entry(ctx.get(), e, t); err != 0) return fail(Errc::Io, "seccomp_rule_add", -err);
     }
+#if MOAT_SANITIZER_RUNTIME
+    for (const Entry& e : k_sanitizer_runtime) {
+        // A call a role allows with pinned arguments stays pinned only without this rule.
+        if (int err = add_entry(ctx.get(), e, t); err != 0) return fail(Errc::Io, "seccomp_rule_add", -err);
+    }
+#endif
     // libseccomp writes the program to a descriptor: a memfd, read back whole.
     base::UniqueFd mem(::memfd_create("moat-seccomp", MFD_CLOEXEC));
     if (!mem.valid()) return fail_errno("memfd_create");
@@ -194,8 +216,15 @@ Result<Filter> compile(Role r, const FilterTarget& t)
     return f;
 }
 
+static void dbg_sigsys(int, siginfo_t* si, void*)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "DEBUG SIGSYS syscall %d\n", si->si_syscall);
+    (void)!::write(2, buf, static_cast<size_t>(n));
+}
 Result<void> install(const Filter& f)
 {
+    struct sigaction sa{}; sa.sa_sigaction = dbg_sigsys; sa.sa_flags = SA_SIGINFO; ::sigaction(SIGSYS, &sa, nullptr);
 
     if (f.program.empty() || f.program.size() > BPF_MAXINSNS) return fail(Errc::InvalidInput, "seccomp filter size");
     sock_fprog prog{static_cast<unsigned short>(f.program.size()), const_cast<sock_filter*>(f.program.data())};
