@@ -14,8 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <signal.h>
-#include <cstdio>
 #include <memory>
 #include <span>
 
@@ -189,7 +187,7 @@ std::vector<AllowedCall> allowed_calls(Role r)
 
 Result<Filter> compile(Role r, const FilterTarget& t)
 {
-    Ctx ctx(seccomp_init(SCMP_ACT_TRAP), seccomp_release);
+    Ctx ctx(seccomp_init(SCMP_ACT_KILL_PROCESS), seccomp_release);
     if (!ctx) return fail(Errc::Io, "seccomp_init");
     // Another architecture's system call numbers (int 0x80, x32) kill as well.
     if (seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) != 0)
@@ -216,16 +214,8 @@ Result<Filter> compile(Role r, const FilterTarget& t)
     return f;
 }
 
-static void dbg_sigsys(int, siginfo_t* si, void*)
-{
-    char buf[64];
-    int n = snprintf(buf, sizeof buf, "DEBUG SIGSYS syscall %d\n", si->si_syscall);
-    (void)!::write(2, buf, static_cast<size_t>(n));
-}
 Result<void> install(const Filter& f)
 {
-    struct sigaction sa{}; sa.sa_sigaction = dbg_sigsys; sa.sa_flags = SA_SIGINFO; ::sigaction(SIGSYS, &sa, nullptr);
-
     if (f.program.empty() || f.program.size() > BPF_MAXINSNS) return fail(Errc::InvalidInput, "seccomp filter size");
     sock_fprog prog{static_cast<unsigned short>(f.program.size()), const_cast<sock_filter*>(f.program.data())};
     if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return fail_errno("seccomp");
