@@ -12,10 +12,12 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 #include "base/unique_fd.hpp"
@@ -97,11 +99,13 @@ Result<void> drop_privileges(const Jailed& j)
 
 void say(const char* text) { [[maybe_unused]] auto r = ::write(STDERR_FILENO, text, std::char_traits<char>::length(text)); }
 
-// Ends as `status` says the child ended: the same exit code, or the same signal.
-[[noreturn]] void end_like(int status, pid_t self, bool standalone)
+// Ends as `status` says the child ended: the same exit code, or the same signal. A child killed
+// could not give its terminal back its mode: `terminal` is that mode, when stdin is one.
+[[noreturn]] void end_like(int status, pid_t self, bool standalone, const std::optional<termios>& terminal)
 {
     if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
     const int sig = WTERMSIG(status);
+    if (terminal) ::tcsetattr(STDIN_FILENO, TCSANOW, &*terminal);
     if (standalone && sig == SIGSYS) say("moat: killed: seccomp violation\n");
     sigset_t one;
     sigemptyset(&one);
@@ -111,12 +115,12 @@ void say(const char* text) { [[maybe_unused]] auto r = ::write(STDERR_FILENO, te
     ::_exit(128 + sig);
 }
 
-// The reaper: holds nothing of the VM (stderr and its end of the pipe the child watches), is
-// jailed as the child is, passes stop signals on and ends as the child ends.
-[[noreturn]] void reap(pid_t child, const Jailed& j, int alive, bool standalone)
+// The reaper: holds nothing of the VM (stderr, a terminal on stdin, its end of the pipe the
+// child watches), is jailed as the child is, passes stop signals on and ends as the child ends.
+[[noreturn]] void reap(pid_t child, const Jailed& j, int alive, bool standalone, const std::optional<termios>& terminal)
 {
     const pid_t self = ::getpid();
-    ::close(STDIN_FILENO);
+    if (!terminal) ::close(STDIN_FILENO);
     ::close(STDOUT_FILENO);
     if (::dup2(alive, 3) != 3) ::_exit(1);
     ::close_range(4, ~0u, 0);
@@ -132,7 +136,7 @@ void say(const char* text) { [[maybe_unused]] auto r = ::write(STDERR_FILENO, te
         const int sig = ::sigwaitinfo(&waited, &si);
         if (sig == SIGCHLD) {
             int status = 0;
-            if (::waitpid(child, &status, WNOHANG) == child) end_like(status, self, standalone);
+            if (::waitpid(child, &status, WNOHANG) == child) end_like(status, self, standalone, terminal);
         } else if (sig > 0) {
             ::kill(child, sig);
         }
@@ -186,9 +190,11 @@ Result<Jailed> enter(const Plan& plan)
     MOAT_TRY(empty_root());
     int alive[2];
     if (::pipe2(alive, O_CLOEXEC) != 0) return fail_errno("pipe2");
+    std::optional<termios> terminal;  // the mode of a terminal the VM may put into raw mode
+    if (termios t{}; plan.standalone && ::tcgetattr(STDIN_FILENO, &t) == 0) terminal = t;
     const pid_t child = ::fork();
     if (child < 0) return fail_errno("fork");
-    if (child > 0) reap(child, j, alive[1], plan.standalone);
+    if (child > 0) reap(child, j, alive[1], plan.standalone, terminal);
 
     ::close(alive[1]);
     if (::getpid() != 1) return fail(Errc::Io, "not PID 1 of the new PID namespace");

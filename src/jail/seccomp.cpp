@@ -33,7 +33,7 @@ enum class Only : std::uint8_t {
     NoExec,        // arg2 (prot) has no PROT_EXEC
     DontNeed,      // arg2 (advice) is MADV_DONTNEED
     VcpuIoctls,    // arg1 is KVM_RUN, KVM_GET_REGS or KVM_GET_SREGS
-    TermIoctls,    // arg1 is TCSETS
+    TermIoctls,    // arg1 is TCSETS or TCGETS (glibc's tcsetattr reads the mode back)
     ConsoleFcntl,  // arg1 is F_GETFL, F_SETFL or F_DUPFD_CLOEXEC
 };
 
@@ -100,6 +100,7 @@ const Entry k_reaper[] = {
     MOAT_CALL(kill, Self, "ends by the signal that ended its child"),
     MOAT_CALL(rt_sigprocmask, Any, "unblocks that signal first"),
     MOAT_CALL(write, Stderr, "says why the VM process ended, when nobody else will"),
+    MOAT_CALL(ioctl, TermIoctls, "gives a terminal its mode back after the VM process was killed"),
     MOAT_CALL(exit_group, Any, "the process ends"),
 };
 
@@ -154,7 +155,10 @@ int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
                                         static_cast<unsigned long>(KVM_GET_SREGS)})
             if (int r = add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, req)}); r != 0) return r;
         return 0;
-    case Only::TermIoctls: return add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, TCSETS)});
+    case Only::TermIoctls:
+        for (const unsigned long req : {static_cast<unsigned long>(TCSETS), static_cast<unsigned long>(TCGETS)})
+            if (int r = add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, req)}); r != 0) return r;
+        return 0;
     case Only::ConsoleFcntl:
         for (int cmd : {F_GETFL, F_SETFL, F_DUPFD_CLOEXEC})
             if (int r = add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(cmd))}); r != 0) return r;

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -121,11 +123,25 @@ TEST(SeccompFilters, AllowedCallsRunAndForbiddenOnesKill)
 
 TEST(SeccompFilters, ArgumentsArePinned)
 {
-    // ioctl: KVM_RUN is let through (and fails on a descriptor that is no vCPU); TCSETS is not
-    // a vCPU thread's; an unlisted request kills the VMM thread too.
+    // ioctl: KVM_RUN is let through (and fails on a descriptor that is no vCPU); TCGETS is not
+    // a vCPU thread's; an unlisted request kills the VMM thread too, and tcsetattr (TCSETS,
+    // then TCGETS) passes it.
     EXPECT_EQ(exit_code(run_filtered(Role::Vcpu, [] { return ::ioctl(STDERR_FILENO, KVM_RUN, 0) < 0 ? 11 : 12; })), 11);
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, [] { return ::ioctl(STDIN_FILENO, TCGETS, nullptr); })));
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, [] { return ::ioctl(STDIN_FILENO, FIONREAD, nullptr); })));
+    const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+    ASSERT_GE(master, 0);
+    ASSERT_EQ(::grantpt(master), 0);
+    ASSERT_EQ(::unlockpt(master), 0);
+    const int terminal = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
+    termios mode{};
+    ASSERT_EQ(::tcgetattr(terminal, &mode), 0);
+    for (Role r : {Role::Vmm, Role::Reaper}) {
+        EXPECT_EQ(exit_code(run_filtered(r, [=] { return ::tcsetattr(terminal, TCSANOW, &mode) == 0 ? 19 : 20; })), 19)
+            << to_string(r);
+    }
+    ::close(terminal);
+    ::close(master);
     // mmap without PROT_EXEC is malloc's; with it, a kill.
     EXPECT_EQ(exit_code(run_filtered(Role::Vmm, [] {
                   void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
