@@ -162,7 +162,9 @@ TEST(SeccompFilters, ArgumentsArePinned)
     // The reaper may signal its own child and itself, nobody else.
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Reaper, [parent] { return ::kill(parent, 0); }, 12345)));
     EXPECT_EQ(exit_code(run_filtered(Role::Reaper, [] { return ::kill(12345, 0) < 0 ? 17 : 18; }, 12345)), 17);
+#if !defined(__SANITIZE_ADDRESS__)  // sanitizer builds let the runtime write anywhere (seccomp.cpp)
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Reaper, [] { return static_cast<int>(::write(1, "", 0)); })));
+#endif
 }
 
 }  // namespace
