@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -53,7 +54,11 @@ Result<void> namespaces(const Jailed& j)
 {
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
     if (j.user_namespace) flags |= CLONE_NEWUSER;
-    if (::unshare(flags) != 0) return fail_errno("unshare");
+    if (::unshare(flags) != 0) {
+        if (!j.user_namespace || (errno != EPERM && errno != ENOSPC)) return fail_errno("unshare");
+        return fail_with(Errc::Unsupported, std::string("unshare: ") + std::strerror(errno) +
+                                                " (this host does not let users make user namespaces: run as root)");
+    }
     if (!j.user_namespace) return {};
     MOAT_TRY(write_proc("/proc/self/setgroups", "deny"));
     MOAT_TRY(write_proc("/proc/self/uid_map", std::to_string(j.uid) + " " + std::to_string(j.uid) + " 1"));
