@@ -235,7 +235,8 @@ CLI::App* add_run(CLI::App& app, Args& a)
         "The VM process jails itself before it builds the VM (README.md, \"Security\"): namespaces, an empty\n"
         "root, no privileges, a seccomp filter per thread; as root also a uid of its own and a cgroup.\n"
         "Exit status: 0 when the guest powers off or reboots; 1 on a triple fault or a KVM or host error;\n"
-        "2 on bad input; 128+N when stopped by signal N (SIGINT, SIGTERM).");
+        "2 on bad input; 128+N when stopped by signal N (SIGINT, SIGTERM). A VM process its seccomp filter\n"
+        "kills ends by SIGSYS (a shell shows 159), after 'moat: killed: seccomp violation'.");
     return run;
 }
 
