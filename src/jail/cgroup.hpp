@@ -13,7 +13,6 @@
 
 namespace moat::jail {
 
-inline constexpr const char* k_cgroup_root = "/sys/fs/cgroup";
 // What a VM process holds beyond guest memory: its own pages (about 1 MiB measured, see
 // bench/README.md) and the kernel's for KVM (page tables, vCPU state), with room to spare.
 inline constexpr std::uint64_t k_memory_overhead = std::uint64_t{64} << 20;

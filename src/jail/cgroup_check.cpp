@@ -13,13 +13,14 @@ namespace moat::jail {
 std::string cgroup_missing()
 {
     struct statfs fs {};
-    if (::statfs("/sys/fs/cgroup", &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC)
-        return "/sys/fs/cgroup is not a cgroup v2 file system";
-    std::ifstream in("/sys/fs/cgroup/cgroup.controllers");
+    const std::string root = k_cgroup_root;
+    if (::statfs(root.c_str(), &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC)
+        return root + " is not a cgroup v2 file system";
+    std::ifstream in(root + "/cgroup.controllers");
     std::set<std::string> have;
     for (std::string c; in >> c;) have.insert(c);
     for (const char* c : {"memory", "pids", "cpu"})
-        if (!have.count(c)) return std::string("/sys/fs/cgroup/cgroup.controllers offers no ") + c + " controller";
+        if (!have.count(c)) return root + "/cgroup.controllers offers no " + c + " controller";
     return "";
 }
 

@@ -6,6 +6,8 @@
 
 namespace moat::jail {
 
+inline constexpr const char* k_cgroup_root = "/sys/fs/cgroup";
+
 // Why VMs get no cgroup here (/sys/fs/cgroup is not cgroup v2, or lacks the memory, pids or
 // cpu controller), or "" when they do.
 std::string cgroup_missing();

@@ -138,6 +138,14 @@ int add(scmp_filter_ctx ctx, int nr, std::initializer_list<scmp_arg_cmp> args)
     return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, static_cast<unsigned>(args.size()), args.begin());
 }
 
+// One rule per value of the second argument (an ioctl request, an fcntl command).
+int add_each_arg1(scmp_filter_ctx ctx, int nr, std::initializer_list<unsigned long> values)
+{
+    for (const unsigned long v : values)
+        if (int r = add(ctx, nr, {SCMP_A1(SCMP_CMP_EQ, v)}); r != 0) return r;
+    return 0;
+}
+
 int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
 {
     const auto self = static_cast<scmp_datum_t>(t.self);
@@ -151,19 +159,9 @@ int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
     case Only::Stderr: return add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO)});
     case Only::NoExec: return add(ctx, e.nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
     case Only::DontNeed: return add(ctx, e.nr, {SCMP_A2(SCMP_CMP_EQ, MADV_DONTNEED)});
-    case Only::VcpuIoctls:
-        for (const unsigned long req : {static_cast<unsigned long>(KVM_RUN), static_cast<unsigned long>(KVM_GET_REGS),
-                                        static_cast<unsigned long>(KVM_GET_SREGS)})
-            if (int r = add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, req)}); r != 0) return r;
-        return 0;
-    case Only::TermIoctls:
-        for (const unsigned long req : {static_cast<unsigned long>(TCSETS), static_cast<unsigned long>(TCGETS)})
-            if (int r = add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, req)}); r != 0) return r;
-        return 0;
-    case Only::ConsoleFcntl:
-        for (int cmd : {F_GETFL, F_SETFL, F_DUPFD_CLOEXEC})
-            if (int r = add(ctx, e.nr, {SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(cmd))}); r != 0) return r;
-        return 0;
+    case Only::VcpuIoctls: return add_each_arg1(ctx, e.nr, {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS});
+    case Only::TermIoctls: return add_each_arg1(ctx, e.nr, {TCSETS, TCGETS});
+    case Only::ConsoleFcntl: return add_each_arg1(ctx, e.nr, {F_GETFL, F_SETFL, F_DUPFD_CLOEXEC});
     }
     return -EINVAL;
 }
