@@ -5,10 +5,10 @@
 //  - read_config()/write_config() run on vCPU threads under the transport's register lock,
 //    possibly while process_queue() runs on the event thread. A device whose config space changes
 //    at run time synchronises it itself; a constant config space needs nothing.
-//  - activate(), process_queue(), poll_queue() and reset() are serialised by the transport's I/O
-//    lock. process_queue() runs on the event thread (or inline on a vCPU thread when no notify
-//    forwarder is installed), poll_queue() on the event thread; activate() and reset() run on
-//    the vCPU thread that wrote Status.
+//  - activate(), process_queue(), poll_queue(), host_ready() and reset() are serialised by the
+//    transport's I/O lock. process_queue() runs on the event thread (or inline on a vCPU thread
+//    when no notify forwarder is installed), poll_queue() and host_ready() on the event thread;
+//    activate() and reset() run on the vCPU thread that wrote Status.
 //    activate() must not block; reset() may wait for in-flight I/O.
 #pragma once
 
@@ -31,6 +31,19 @@ class InterruptLine {
 public:
     virtual ~InterruptLine() = default;
     virtual void trigger() = 0;
+};
+
+// Host descriptors a device waits on besides its queues (vsock's sockets). The VMM's event loop
+// implements it; a device calls it at construction and then from host_ready() or
+// process_queue() on the event thread. Watching is edge-triggered, for input and output: the
+// device reads and writes until EAGAIN and remembers what it could not finish.
+class HostWatcher {
+public:
+    virtual ~HostWatcher() = default;
+    // `token` (below 2^24) comes back in Device::host_ready(). False if the fd cannot be watched.
+    virtual bool watch(int fd, std::uint32_t token) = 0;
+    // close() unwatches too; this is for a descriptor that stays open.
+    virtual void unwatch(int fd) = 0;
 };
 
 // What an active device uses to reach the driver; implemented by the transport. Callable from
@@ -86,6 +99,9 @@ public:
     virtual void process_queue(std::uint32_t index) = 0;
     // A poll the device asked for with DriverNotifier::poll_later() is due (or a stale one).
     virtual void poll_queue(std::uint32_t index) = 0;
+    // A host descriptor the device watches (HostWatcher) became ready. Only while active: an
+    // inactive device must look at its descriptors again once activated.
+    virtual void host_ready(std::uint32_t token) { (void)token; }
     // Back to the state before activate(): drop queues, forget negotiated features (§2.4).
     virtual void reset() = 0;
 };

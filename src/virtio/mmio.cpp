@@ -380,4 +380,11 @@ void MmioTransport::poll(std::uint32_t queue)
     m_device->poll_queue(queue);
 }
 
+void MmioTransport::host_ready(std::uint32_t token)
+{
+    std::lock_guard io(m_io);
+    if (!m_active || m_needs_reset.load(std::memory_order_acquire)) return;
+    m_device->host_ready(token);
+}
+
 }  // namespace moat::virtio

@@ -90,6 +90,8 @@ public:
     void notify(std::uint32_t queue);
     // Event thread: the poll timer of `queue` fired (see set_poll_timer). Ignored as notify().
     void poll(std::uint32_t queue);
+    // Event thread: a host descriptor the device watches is ready. Ignored as notify().
+    void host_ready(std::uint32_t token);
 
     std::size_t queue_count() const;
 
