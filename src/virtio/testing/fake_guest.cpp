@@ -28,24 +28,31 @@ GuestAddress at(GuestAddress base, std::uint64_t off)
 }  // namespace
 
 FakeGuest::FakeGuest(std::uint16_t queue_size, std::uint64_t mem_size)
-    : m_mem(make_memory(mem_size)), m_size(queue_size)
+    : m_own(make_memory(mem_size)), m_mem(&*m_own), m_size(queue_size)
 {
     MOAT_CHECK(queue_size >= 1 && queue_size <= 256);
 }
 
-QueueConfig FakeGuest::config() const { return QueueConfig{m_size, k_desc, k_avail, k_used}; }
+FakeGuest::FakeGuest(const GuestMemory& shared, std::uint64_t ring_base, std::uint16_t queue_size)
+    : m_mem(&shared), m_desc(at(k_desc, ring_base)), m_avail(at(k_avail, ring_base)), m_used(at(k_used, ring_base)),
+      m_size(queue_size)
+{
+    MOAT_CHECK(queue_size >= 1 && queue_size <= 256);
+}
+
+QueueConfig FakeGuest::config() const { return QueueConfig{m_size, m_desc, m_avail, m_used}; }
 
 void FakeGuest::set_desc(std::uint16_t index, std::uint64_t addr, std::uint32_t len, std::uint16_t flags,
                          std::uint16_t next)
 {
-    set_desc_in(k_desc, index, addr, len, flags, next);
+    set_desc_in(m_desc, index, addr, len, flags, next);
 }
 
 void FakeGuest::set_desc_in(GuestAddress table, std::uint32_t index, std::uint64_t addr, std::uint32_t len,
                             std::uint16_t flags, std::uint16_t next)
 {
     const VirtqDesc d{Le64::from(addr), Le32::from(len), Le16::from(flags), Le16::from(next)};
-    MOAT_CHECK(m_mem.write_obj(at(table, std::uint64_t{index} * sizeof(VirtqDesc)), d).has_value());
+    MOAT_CHECK(m_mem->write_obj(at(table, std::uint64_t{index} * sizeof(VirtqDesc)), d).has_value());
 }
 
 std::uint16_t FakeGuest::add_chain(std::span<const Buf> bufs)
@@ -66,65 +73,65 @@ std::uint16_t FakeGuest::add_chain(std::span<const Buf> bufs)
 void FakeGuest::publish(std::uint16_t head)
 {
     const std::uint16_t idx = avail_idx();
-    MOAT_CHECK(m_mem.store_u16(at(k_avail, 4 + 2 * std::uint64_t{static_cast<std::uint16_t>(idx % m_size)}), head,
+    MOAT_CHECK(m_mem->store_u16(at(m_avail, 4 + 2 * std::uint64_t{static_cast<std::uint16_t>(idx % m_size)}), head,
                                std::memory_order_relaxed)
                    .has_value());
-    MOAT_CHECK(m_mem.store_u16(at(k_avail, 2), static_cast<std::uint16_t>(idx + 1), std::memory_order_release)
+    MOAT_CHECK(m_mem->store_u16(at(m_avail, 2), static_cast<std::uint16_t>(idx + 1), std::memory_order_release)
                    .has_value());
 }
 
 void FakeGuest::set_avail_idx(std::uint16_t idx)
 {
-    MOAT_CHECK(m_mem.store_u16(at(k_avail, 2), idx, std::memory_order_release).has_value());
+    MOAT_CHECK(m_mem->store_u16(at(m_avail, 2), idx, std::memory_order_release).has_value());
 }
 
 std::uint16_t FakeGuest::avail_idx() const
 {
-    auto v = m_mem.load_u16(at(k_avail, 2), std::memory_order_relaxed);
+    auto v = m_mem->load_u16(at(m_avail, 2), std::memory_order_relaxed);
     MOAT_CHECK(v.has_value());
     return *v;
 }
 
 void FakeGuest::set_avail_flags(std::uint16_t flags)
 {
-    MOAT_CHECK(m_mem.store_u16(k_avail, flags, std::memory_order_release).has_value());
+    MOAT_CHECK(m_mem->store_u16(m_avail, flags, std::memory_order_release).has_value());
 }
 
 void FakeGuest::set_used_event(std::uint16_t v)
 {
-    MOAT_CHECK(m_mem.store_u16(at(k_avail, 4 + 2 * std::uint64_t{m_size}), v, std::memory_order_release).has_value());
+    MOAT_CHECK(m_mem->store_u16(at(m_avail, 4 + 2 * std::uint64_t{m_size}), v, std::memory_order_release).has_value());
 }
 
 std::uint16_t FakeGuest::avail_event() const
 {
-    auto v = m_mem.load_u16(at(k_used, 4 + 8 * std::uint64_t{m_size}), std::memory_order_acquire);
+    auto v = m_mem->load_u16(at(m_used, 4 + 8 * std::uint64_t{m_size}), std::memory_order_acquire);
     MOAT_CHECK(v.has_value());
     return *v;
 }
 
 std::uint16_t FakeGuest::used_idx() const
 {
-    auto v = m_mem.load_u16(at(k_used, 2), std::memory_order_acquire);
+    auto v = m_mem->load_u16(at(m_used, 2), std::memory_order_acquire);
     MOAT_CHECK(v.has_value());
     return *v;
 }
 
 VirtqUsedElem FakeGuest::used_elem(std::uint16_t slot) const
 {
-    auto v = m_mem.read_obj<VirtqUsedElem>(at(k_used, 4 + 8 * std::uint64_t{static_cast<std::uint16_t>(slot % m_size)}));
+    auto v = m_mem->read_obj<VirtqUsedElem>(at(m_used, 4 + 8 * std::uint64_t{static_cast<std::uint16_t>(slot % m_size)}));
     MOAT_CHECK(v.has_value());
     return *v;
 }
 
 void FakeGuest::write(GuestAddress addr, std::span<const std::byte> bytes)
 {
-    MOAT_CHECK(m_mem.write(addr, bytes).has_value());
+    MOAT_CHECK(m_mem->write(addr, bytes).has_value());
 }
 
 std::vector<std::byte> FakeGuest::read(GuestAddress addr, std::size_t len) const
 {
     std::vector<std::byte> out(len);
-    MOAT_CHECK(m_mem.read(addr, out).has_value());
+    MOAT_CHECK(m_mem->read(addr, out).has_value());
     return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -23,8 +24,13 @@ public:
 
     // Aborts (MOAT_CHECK) if the memory cannot be created: test setup, not a product path.
     explicit FakeGuest(std::uint16_t queue_size = 16, std::uint64_t mem_size = 0x100000);
+    // A second (third...) queue in memory another FakeGuest owns: the same layout moved up by
+    // `ring_base` (a multiple of 0x1000, below k_data - 0x3000 or above the buffers in use).
+    FakeGuest(const memory::GuestMemory& shared, std::uint64_t ring_base, std::uint16_t queue_size);
+    FakeGuest(const FakeGuest&) = delete;
+    FakeGuest& operator=(const FakeGuest&) = delete;
 
-    const memory::GuestMemory& mem() const { return m_mem; }
+    const memory::GuestMemory& mem() const { return *m_mem; }
     std::uint16_t queue_size() const { return m_size; }
     // The QueueConfig a driver would program for this layout.
     QueueConfig config() const;
@@ -58,7 +64,11 @@ public:
     std::vector<std::byte> read(memory::GuestAddress addr, std::size_t len) const;
 
 private:
-    memory::GuestMemory m_mem;
+    std::optional<memory::GuestMemory> m_own;
+    const memory::GuestMemory* m_mem;
+    memory::GuestAddress m_desc = k_desc;
+    memory::GuestAddress m_avail = k_avail;
+    memory::GuestAddress m_used = k_used;
     std::uint16_t m_size;
     std::uint16_t m_next_free = 0;
 };
