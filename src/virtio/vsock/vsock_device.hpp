@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <tuple>
 #include <vector>
 
 #include "base/unique_fd.hpp"
@@ -78,7 +79,10 @@ private:
         std::uint64_t peer_cid;
         std::uint32_t guest_port;
         std::uint32_t peer_port;
-        auto operator<=>(const Key&) const = default;
+        friend bool operator<(const Key& a, const Key& b)
+        {
+            return std::tie(a.peer_cid, a.guest_port, a.peer_port) < std::tie(b.peer_cid, b.guest_port, b.peer_port);
+        }
     };
 
     // vsock_device.cpp: the queues.
