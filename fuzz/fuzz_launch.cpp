@@ -20,12 +20,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     MOAT_CHECK(l.input_names.size() <= k_max_launch_input_names);
     MOAT_CHECK(launch_fd_count(*d) >= 2);
     MOAT_CHECK(check_uid_base(l.uid_base));
-    auto again = decode_launch(encode_launch(l, d->initrd));
+    MOAT_CHECK(l.vsock_cid == 0 || check_cid(l.vsock_cid));
+    auto again = decode_launch(encode_launch(l, d->initrd, d->vsock_listener, d->vsock_connector));
     MOAT_CHECK(again.has_value());
     const VmLaunch& a = again->vm;
     MOAT_CHECK(a.name == l.name && a.cmdline == l.cmdline && a.memory == l.memory && a.cpus == l.cpus &&
                again->initrd == d->initrd && a.disks == l.disks && a.supervision == l.supervision &&
-               a.verbose == l.verbose && a.jail == l.jail && a.uid_base == l.uid_base);
+               a.verbose == l.verbose && a.jail == l.jail && a.uid_base == l.uid_base &&
+               a.vsock_cid == l.vsock_cid && again->vsock_listener == d->vsock_listener &&
+               again->vsock_connector == d->vsock_connector);
     MOAT_CHECK(a.input_names.size() == l.input_names.size());
     return 0;
 }

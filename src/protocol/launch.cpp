@@ -15,7 +15,7 @@
 
 namespace moat::protocol {
 
-std::string encode_launch(const VmLaunch& l, bool initrd)
+std::string encode_launch(const VmLaunch& l, bool initrd, bool listener, bool connector)
 {
     std::string s = "name " + l.name + "\nmemory " + std::to_string(l.memory) + "\ncpus " +
                     std::to_string(l.cpus) + "\ninitrd " + (initrd ? "1" : "0") + "\n";
@@ -24,6 +24,8 @@ std::string encode_launch(const VmLaunch& l, bool initrd)
     if (l.verbose) s += "verbose 1\n";
     if (!l.jail) s += "jail 0\n";
     s += "uidbase " + std::to_string(l.uid_base) + "\n";
+    if (l.vsock_cid != 0)
+        s += "vsock " + std::to_string(l.vsock_cid) + (listener ? " 1" : " 0") + (connector ? " 1\n" : " 0\n");
     for (const auto& [input, text] : l.input_names) {
         std::string t = text;
         std::replace(t.begin(), t.end(), '\n', '?');
@@ -44,6 +46,9 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
     if (fds.disks.size() != l.disks.size()) return fail(Errc::InvalidInput, "launch: not one descriptor per disk");
     if (monitored != (fds.console_out >= 0) || monitored != (fds.console_log >= 0))
         return fail(Errc::InvalidInput, "launch: console descriptors go with a monitored VM, and only with one");
+    if (l.vsock_cid != 0 && !check_cid(l.vsock_cid)) return fail(Errc::InvalidInput, "launch: vsock CID out of range");
+    if (l.vsock_cid == 0 && (fds.vsock_listener >= 0 || fds.vsock_connector >= 0))
+        return fail(Errc::InvalidInput, "launch: vsock descriptors without a vsock CID");
 
     std::vector<int> raw{fds.kvm, fds.kernel};
     if (fds.initrd >= 0) raw.push_back(fds.initrd);
@@ -52,7 +57,9 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
         raw.push_back(fds.console_out);
         raw.push_back(fds.console_log);
     }
-    const std::string payload = encode_launch(l, fds.initrd >= 0);
+    for (int fd : {fds.vsock_listener, fds.vsock_connector})
+        if (fd >= 0) raw.push_back(fd);
+    const std::string payload = encode_launch(l, fds.initrd >= 0, fds.vsock_listener >= 0, fds.vsock_connector >= 0);
     return send_message(sock, std::as_bytes(std::span(payload.data(), payload.size())), raw);
 }
 

@@ -43,6 +43,10 @@ struct VmLaunch {
     // debugging only); jailed as root, its uid and gid are uid_base + its pid.
     bool jail = true;
     std::uint32_t uid_base = k_default_uid_base;  // check_uid_base
+    // A virtio-vsock device with this CID (check_cid), or none when 0. Its host sockets come as
+    // descriptors (LaunchFds): a listener for host programs, a connector for the guest's own
+    // connections (protocol/host_connect.hpp).
+    std::uint64_t vsock_cid = 0;
     // How messages name an input at fault, keyed as the VM process reports it ("kernel",
     // "initrd", "memory", "disk N"): e.g. "--kernel 'bzImage'". Missing keys print as the key.
     std::map<std::string, std::string> input_names;
@@ -58,6 +62,8 @@ struct LaunchFds {
     std::vector<int> disks;  // one per VmLaunch::disks, opened as its DiskAccess says
     int console_out = -1;    // Monitored only: the console's output and its log file
     int console_log = -1;
+    int vsock_listener = -1;   // optional, with a vsock CID only
+    int vsock_connector = -1;  // likewise
 };
 
 // Checks the launch (limits, one descriptor per disk, console descriptors exactly when
@@ -73,11 +79,11 @@ inline constexpr int k_launch_fd = 3;
 // (the monitor calls it between fork and exec). False when the descriptor could not be moved.
 bool install_launch_socket(int fd);
 
-// The wire form. The command line is the last field and runs to the message's final newline,
+// The wire form ("vsock CID L C": L and C say whether a listener and a connector follow). The command line is the last field and runs to the message's final newline,
 // so it may hold any byte; an input name's newlines are sent as '?' (they only appear in
 // messages). `initrd` says whether an initrd descriptor follows the kernel's. The receiving
 // side (decode_launch, receive_launch) is in launch_receive.hpp: the monitor only sends.
-std::string encode_launch(const VmLaunch& l, bool initrd);
+std::string encode_launch(const VmLaunch& l, bool initrd, bool listener = false, bool connector = false);
 
 // Why opening /dev/kvm (a launch's first descriptor) failed with `err`, as one line that names
 // the fix; `moat run` and the monitor open it only once every other input is known good.

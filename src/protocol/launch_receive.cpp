@@ -55,6 +55,16 @@ bool decode_field(Decoded& d, std::string_view key, std::string_view value)
         std::uint64_t base = 0;
         if (!number(value, base) || !check_uid_base(base)) return false;
         l.uid_base = static_cast<std::uint32_t>(base);
+    } else if (key == "vsock") {
+        // "CID L C"
+        const auto sp = value.find(' ');
+        std::uint64_t cid = 0;
+        if (sp == std::string_view::npos || !number(value.substr(0, sp), cid) || !check_cid(cid)) return false;
+        const std::string_view flags = value.substr(sp + 1);
+        if (flags.size() != 3 || flags[1] != ' ' || !flag(flags.substr(0, 1), d.vsock_listener) ||
+            !flag(flags.substr(2, 1), d.vsock_connector))
+            return false;
+        l.vsock_cid = cid;
     } else if (key == "input") {
         const auto eq = value.find('=');
         if (eq == 0 || eq == std::string_view::npos || l.input_names.size() == k_max_launch_input_names) return false;
@@ -95,7 +105,8 @@ Result<Decoded> decode_launch(std::string_view text)
 std::size_t launch_fd_count(const Decoded& d)
 {
     const bool monitored = d.vm.supervision == Supervision::Monitored;
-    return 2 + (d.initrd ? 1 : 0) + d.vm.disks.size() + (monitored ? 2 : 0);
+    return 2 + (d.initrd ? 1 : 0) + d.vm.disks.size() + (monitored ? 2 : 0) + (d.vsock_listener ? 1 : 0) +
+           (d.vsock_connector ? 1 : 0);
 }
 
 Result<Launch> receive_launch(int sock)
@@ -117,6 +128,8 @@ Result<Launch> receive_launch(int sock)
         l.console_out = std::move(*next++);
         l.console_log = std::move(*next++);
     }
+    if (d.vsock_listener) l.vsock_listener = std::move(*next++);
+    if (d.vsock_connector) l.vsock_connector = std::move(*next++);
     l.vm = std::move(d.vm);
     return l;
 }

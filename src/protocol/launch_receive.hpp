@@ -16,6 +16,7 @@ struct Launch {
     base::UniqueFd kvm, kernel, initrd;  // initrd invalid when there is none
     std::vector<base::UniqueFd> disks;
     base::UniqueFd console_out, console_log;  // Monitored only
+    base::UniqueFd vsock_listener, vsock_connector;  // optional, with a vsock CID only
 };
 
 // Receives and checks one launch. An empty message (the peer closed) is Errc::NotFound;
@@ -27,6 +28,8 @@ Result<Launch> receive_launch(int sock);
 struct Decoded {
     VmLaunch vm;
     bool initrd = false;
+    bool vsock_listener = false;   // descriptors that follow the console's
+    bool vsock_connector = false;
 };
 Result<Decoded> decode_launch(std::string_view text);
 

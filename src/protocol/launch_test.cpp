@@ -40,6 +40,10 @@ TEST(Limits, Boundaries)
     EXPECT_TRUE(check_uid_base((std::uint64_t{1} << 31) - k_uid_span));
     EXPECT_EQ(check_uid_base(65535).error().code, Errc::OutOfRange);
     EXPECT_EQ(check_uid_base((std::uint64_t{1} << 31) - k_uid_span + 1).error().code, Errc::OutOfRange);
+    EXPECT_TRUE(check_cid(3));
+    EXPECT_TRUE(check_cid(0xfffffffe));
+    EXPECT_EQ(check_cid(2).error().code, Errc::OutOfRange);
+    EXPECT_EQ(check_cid(0xffffffff).error().code, Errc::OutOfRange);
 }
 
 TEST(LaunchMessage, RoundTrips)
@@ -121,6 +125,12 @@ TEST(LaunchMessage, RefusesMalformed)
         "name web\nmemory 16777216\nuidbase -1\ncmdline a\n",     // bad number
         "name web\nmemory 16777216\ninput kernel\ncmdline a\n",   // input name without '='
         "name web\nmemory 16777216\ninput =x\ncmdline a\n",       // input name without key
+        "name web\nmemory 16777216\nvsock 2 0 0\ncmdline a\n",     // the host's CID
+        "name web\nmemory 16777216\nvsock 3\ncmdline a\n",         // no descriptor flags
+        "name web\nmemory 16777216\nvsock 3 1\ncmdline a\n",       // one flag
+        "name web\nmemory 16777216\nvsock 3 1 2\ncmdline a\n",     // bad flag
+        "name web\nmemory 16777216\nvsock 3 1  1\ncmdline a\n",    // extra space
+        "name web\nmemory 16777216\nvsock x 1 1\ncmdline a\n",     // bad number
         "name web\ncmdline a\nmemory 1\n",                        // the command line runs to the end
         "cmdline",                                                // no value, no newline
     };
@@ -173,6 +183,25 @@ TEST(Launch, SendsEveryDescriptorInItsRole)
     EXPECT_EQ(inode(got->disks[0].get()), inode(disk.get()));
     EXPECT_EQ(inode(got->console_out.get()), inode(out.get()));
     EXPECT_EQ(inode(got->console_log.get()), inode(log.get()));
+    EXPECT_FALSE(got->vsock_listener.valid());
+
+    // A vsock device's descriptors follow the console's, each only when present.
+    l.vsock_cid = 42;
+    base::UniqueFd listener = file(), connector = file();
+    LaunchFds fds{kvm.get(), kernel.get(), -1, {disk.get()}, out.get(), log.get(), listener.get(), connector.get()};
+    ASSERT_TRUE(send_launch(s.a.get(), l, fds));
+    got = receive_launch(s.b.get());
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->vm.vsock_cid, 42u);
+    EXPECT_EQ(inode(got->console_log.get()), inode(log.get()));
+    EXPECT_EQ(inode(got->vsock_listener.get()), inode(listener.get()));
+    EXPECT_EQ(inode(got->vsock_connector.get()), inode(connector.get()));
+    fds.vsock_listener = -1;
+    ASSERT_TRUE(send_launch(s.a.get(), l, fds));
+    got = receive_launch(s.b.get());
+    ASSERT_TRUE(got.has_value());
+    EXPECT_FALSE(got->vsock_listener.valid());
+    EXPECT_EQ(inode(got->vsock_connector.get()), inode(connector.get()));
 }
 
 TEST(Launch, RefusesToSendAnInconsistentLaunch)
@@ -205,6 +234,10 @@ TEST(Launch, RefusesToSendAnInconsistentLaunch)
     VmLaunch monitored = good;
     monitored.supervision = Supervision::Monitored;
     EXPECT_TRUE(refused(monitored, fds));  // a monitored VM without its console
+    EXPECT_TRUE(refused(good, {0, 0, -1, {}, -1, -1, 0, -1}));  // a vsock listener without a CID
+    VmLaunch host_cid = good;
+    host_cid.vsock_cid = 2;
+    EXPECT_TRUE(refused(host_cid, fds));
 }
 
 TEST(Launch, ReceiverRefusesDescriptorsThatDoNotMatch)

@@ -28,6 +28,12 @@ Result<void> check_uid_base(std::uint64_t base)
     return {};
 }
 
+Result<void> check_cid(std::uint64_t cid)
+{
+    if (cid < 3 || cid >= 0xffffffff) return fail(Errc::OutOfRange, "a vsock CID must be 3 to 4294967294");
+    return {};
+}
+
 Result<void> check_host_memory(std::uint64_t bytes)
 {
     const std::uint64_t host =

@@ -33,6 +33,10 @@ inline constexpr std::uint32_t k_uid_span = std::uint32_t{1} << 22;
 // dynamic ranges (65536 and up) and below 2^31 (tools that read ids as signed get them wrong).
 Result<void> check_uid_base(std::uint64_t base);
 
+// A guest's vsock context ID (virtio 1.2 §5.10.4): 3 and up (0-2 are reserved, 2 is the host),
+// below 2^32 - 1 (VMADDR_CID_ANY). Errc::OutOfRange otherwise.
+Result<void> check_cid(std::uint64_t cid);
+
 // Guest RAM is mapped in whole pages: a size rounded up to 4 KiB (a checked size cannot wrap).
 constexpr std::uint64_t round_memory(std::uint64_t bytes) { return (bytes + 0xfff) & ~std::uint64_t{0xfff}; }
 
