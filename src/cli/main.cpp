@@ -22,6 +22,7 @@
 #include "cli/options.hpp"
 #include "cli/system_cmd.hpp"
 #include "cli/volume_cmd.hpp"
+#include "cli/vsock_host.hpp"
 #include "kvm/kvm.hpp"
 #include "protocol/exit_status.hpp"
 #include "protocol/launch.hpp"
@@ -94,13 +95,15 @@ struct RunOptions {
     std::string mem = "256M";
     std::uint32_t cpus = 1;
     std::vector<std::string> disks;
+    std::string vsock;
     bool verbose = false;
     bool no_jail = false;
 };
 
 // The option values, checked before anything is opened so that a typo is named first. Fills
 // the launch's memory and vCPUs; returns 0 or the exit status after one line.
-int check_values(const RunOptions& o, protocol::VmLaunch& l, std::vector<cli::DiskSpec>& disks)
+int check_values(const RunOptions& o, protocol::VmLaunch& l, std::vector<cli::DiskSpec>& disks,
+                 std::optional<cli::VsockSpec>& vsock)
 {
     auto mem = cli::parse_size(o.mem);
     if (!mem) return usage_error("--mem '" + o.mem + "': " + mem.error().what);
@@ -112,6 +115,13 @@ int check_values(const RunOptions& o, protocol::VmLaunch& l, std::vector<cli::Di
         auto spec = cli::parse_disk(d);
         if (!spec) return usage_error("--disk '" + d + "': " + spec.error().what);
         disks.push_back(*spec);
+    }
+    if (!o.vsock.empty()) {
+        auto spec = cli::parse_vsock(o.vsock);
+        if (!spec) return usage_error("--vsock '" + o.vsock + "': " + spec.error().what);
+        if (auto ok = cli::check_vsock_path(spec->path); !ok) return usage_error("--vsock '" + o.vsock + "': " + ok.error().what);
+        vsock = *spec;
+        l.vsock_cid = spec->cid;
     }
     l.memory = protocol::round_memory(*mem);
     l.cpus = o.cpus;
@@ -157,7 +167,8 @@ int run_vm(const RunOptions& o)
     l.jail = !o.no_jail;
     l.cmdline = o.cmdline;
     std::vector<cli::DiskSpec> disks;
-    if (int rc = check_values(o, l, disks); rc != 0) return rc;
+    std::optional<cli::VsockSpec> vsock;
+    if (int rc = check_values(o, l, disks, vsock); rc != 0) return rc;
 
     // Then the files. Every descriptor is opened here; the VM process builds the VM from them.
     auto kernel = open_input("--kernel", o.kernel, O_RDONLY);
@@ -185,6 +196,15 @@ int run_vm(const RunOptions& o)
     if (int rc = open_kvm(o, kvm_fd); rc != 0) return rc;
     fds.kvm = kvm_fd.get();
     l.input_names["memory"] = "--mem '" + o.mem + "'";
+    cli::VsockHost host;  // last: PATH is made only once everything else is known good
+    if (vsock) {
+        auto h = cli::start_vsock_host(*vsock);
+        if (!h) return usage_error("--vsock '" + o.vsock + "': " + describe(h.error()));
+        host = std::move(*h);
+        fds.vsock_listener = host.listener.get();
+        fds.vsock_connector = host.connector.get();
+        l.input_names["vsock"] = "--vsock '" + o.vsock + "'";
+    }
     return exec_vm_process(l, fds);
 }
 
@@ -226,6 +246,10 @@ CLI::App* add_run(CLI::App& app, Args& a)
     run->add_option("--disk", o.disks,
                     "virtio-blk disk from a raw image, PATH[,ro]; repeatable. ',ro' opens the file read-only and "
                     "the guest sees a read-only disk");
+    run->add_option("--vsock", o.vsock,
+                    "virtio-vsock device, PATH[,cid=N] (default CID 3): host programs connect to the Unix socket "
+                    "PATH and write 'CONNECT <port>\\n'; the guest's connections to host port P reach a listener "
+                    "at PATH_P (Firecracker's convention). PATH must not exist; it is removed when the VM ends");
     run->add_flag("-v,--verbose", o.verbose, "log what the VMM does (debug level)");
     run->add_flag("--no-jail", o.no_jail,
                   "debugging only: the VM process keeps this user's privileges and every system call (warns)");

@@ -1,4 +1,4 @@
-// Parsing of the `moat` command line's values: sizes and disk specifications.
+// Parsing of the `moat` command line's values: sizes, disk and vsock specifications.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +20,12 @@ struct DiskSpec {
 };
 // "PATH", "PATH,ro" or "PATH,rw".
 Result<DiskSpec> parse_disk(std::string_view text);
+
+struct VsockSpec {
+    std::string path;        // the host programs' Unix socket; PATH_<port> for the guest's
+    std::uint64_t cid = 3;   // the guest's context ID
+};
+// "PATH" or "PATH,cid=N" (N as protocol::check_cid allows).
+Result<VsockSpec> parse_vsock(std::string_view text);
 
 }  // namespace moat::cli

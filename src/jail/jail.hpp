@@ -35,6 +35,8 @@ struct Plan {
     bool standalone = false;       // the reaper says why the VM process died, and so does
                                    // a missing cgroup (a monitor says that once per system)
     int monitor = -1;              // the socket to the monitor (the VMM thread's filter), or -1
+    bool vsock = false;            // the VM has a vsock device: its calls are allowed
+    int vsock_connector = -1;      // the socket to its connector, or -1
 };
 
 struct Jailed {

@@ -1,6 +1,6 @@
 // The allow-lists. Each entry is one system call with the arguments it is pinned to and why the
-// role needs it; anything else kills the process. Not allowed in any role: open*, socket,
-// connect, execve, fork/clone, ptrace, mount, bpf, kill of another process, mprotect/mmap with
+// role needs it; anything else kills the process. Not allowed in any role: open*, socket and
+// connect (but in the vsock connector, which runs outside the jail), execve, fork/clone, ptrace, mount, bpf, kill of another process, mprotect/mmap with
 // PROT_EXEC, ioctl outside the listed requests.
 #include "jail/seccomp.hpp"
 
@@ -10,6 +10,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,6 +36,9 @@ enum class Only : std::uint8_t {
     VcpuIoctls,    // arg1 is KVM_RUN, KVM_GET_REGS or KVM_GET_SREGS
     TermIoctls,    // arg1 is TCSETS or TCGETS (glibc's tcsetattr reads the mode back)
     ConsoleFcntl,  // arg1 is F_GETFL, F_SETFL or F_DUPFD_CLOEXEC
+    Vsock,         // only in a VM with a vsock device, any arguments
+    Connector,     // arg0 is the socket between the VM process and the vsock connector
+    Unix,          // arg0 (domain) is AF_UNIX
 };
 
 struct Entry {
@@ -53,6 +57,8 @@ const Entry k_vmm[] = {
     MOAT_CALL(read, Any, "eventfds, timerfds, the signalfd, console input"),
     MOAT_CALL(write, Any, "console output, interrupts through irqfds, log lines"),
     MOAT_CALL(writev, Any, "console output behind its prefix"),
+    MOAT_CALL(readv, Vsock, "vsock payloads from host sockets straight into guest buffers"),
+    MOAT_CALL(sendmsg, Vsock, "vsock payloads to host sockets (no SIGPIPE); requests to the connector"),
     MOAT_CALL(pread64, Any, "virtio-blk reads"),
     MOAT_CALL(preadv, Any, "virtio-blk reads into several buffers"),
     MOAT_CALL(pwrite64, Any, "virtio-blk writes"),
@@ -62,6 +68,9 @@ const Entry k_vmm[] = {
     MOAT_CALL(epoll_ctl, Any, "console clients come and go"),
     MOAT_CALL(sendto, Monitor, "reports to the monitor"),
     MOAT_CALL(recvmsg, Monitor, "console clients the monitor hands over"),
+    MOAT_CALL(recvmsg, Connector, "host sockets the vsock connector hands over"),
+    MOAT_CALL(accept4, Vsock, "host programs connecting to the vsock listener"),
+    MOAT_CALL(shutdown, Vsock, "a guest's vsock SHUTDOWN half-closes its host socket"),
     MOAT_CALL(fcntl, ConsoleFcntl, "a console client: its output descriptor, O_NONBLOCK"),
     MOAT_CALL(close, Any, "a console client leaves; descriptors at the end"),
     MOAT_CALL(futex, Any, "locks shared with the vCPU threads; joining them"),
@@ -90,6 +99,7 @@ const Entry k_vcpu[] = {
     MOAT_CALL(madvise, DontNeed, "glibc releases the thread's stack as it ends"),
     MOAT_CALL(rt_sigprocmask, Any, "glibc blocks signals as the thread ends"),
     MOAT_CALL(clock_gettime, Any, "time where the vDSO does not answer"),
+    MOAT_CALL(close, Vsock, "a vsock device the driver resets closes its host sockets"),
     MOAT_CALL(exit, Any, "the thread ends"),
 };
 
@@ -102,6 +112,19 @@ const Entry k_reaper[] = {
     MOAT_CALL(rt_sigprocmask, Any, "unblocks that signal first"),
     MOAT_CALL(write, Stderr, "says why the VM process ended, when nobody else will"),
     MOAT_CALL(ioctl, TermIoctls, "gives a terminal its mode back after the VM process was killed"),
+    MOAT_CALL(exit_group, Any, "the process ends"),
+};
+
+// The vsock connector (protocol/host_connect.hpp): outside the jail, with the host's file
+// system, it connects to PATH_<port> for the VM process and removes PATH when the VM ends.
+const Entry k_connector[] = {
+    MOAT_CALL(recvmsg, Connector, "a request from the VM process"),
+    MOAT_CALL(socket, Unix, "a Unix stream socket per request"),
+    MOAT_CALL(connect, Any, "to PATH_<port>"),
+    MOAT_CALL(sendmsg, Connector, "the answer, with the connected socket"),
+    MOAT_CALL(close, Any, "its copy of each socket once it is sent"),
+    MOAT_CALL(newfstatat, Any, "PATH is still the listener it made"),
+    MOAT_CALL(unlink, Any, "... and removes it when the VM ends"),
     MOAT_CALL(exit_group, Any, "the process ends"),
 };
 
@@ -127,6 +150,7 @@ std::span<const Entry> entries(Role r)
     case Role::Vmm: return k_vmm;
     case Role::Vcpu: return k_vcpu;
     case Role::Reaper: return k_reaper;
+    case Role::Connector: return k_connector;
     }
     return {};
 }
@@ -162,6 +186,10 @@ int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
     case Only::VcpuIoctls: return add_each_arg1(ctx, e.nr, {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS});
     case Only::TermIoctls: return add_each_arg1(ctx, e.nr, {TCSETS, TCGETS});
     case Only::ConsoleFcntl: return add_each_arg1(ctx, e.nr, {F_GETFL, F_SETFL, F_DUPFD_CLOEXEC});
+    case Only::Vsock: return t.vsock ? add(ctx, e.nr, {}) : 0;
+    case Only::Connector:
+        return t.connector < 0 ? 0 : add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(t.connector))});
+    case Only::Unix: return add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)});
     }
     return -EINVAL;
 }
@@ -174,6 +202,7 @@ const char* to_string(Role r)
     case Role::Vmm: return "VMM thread";
     case Role::Vcpu: return "vCPU thread";
     case Role::Reaper: return "reaper";
+    case Role::Connector: return "vsock connector";
     }
     return "?";
 }

@@ -18,6 +18,7 @@ enum class Role : std::uint8_t {
     Vmm,     // the event thread: virtio queues, console, reports to the monitor
     Vcpu,    // a vCPU thread: KVM_RUN and the port/MMIO exits it serves
     Reaper,  // the process that waits for the VM process in its PID namespace (jail.hpp)
+    Connector,  // `moat run --vsock`'s connector, outside the jail (protocol/host_connect.hpp)
 };
 
 const char* to_string(Role r);
@@ -27,6 +28,8 @@ struct FilterTarget {
     pid_t self = 0;     // this process (tgkill only to its own threads, kill only to itself)
     pid_t child = 0;    // Reaper: the VM process it waits for
     int monitor = -1;   // Vmm: the socket to the monitor, or -1 when there is none
+    bool vsock = false;  // Vmm, Vcpu: the VM has a vsock device (its calls are allowed only then)
+    int connector = -1;  // Vmm, Connector: the socket between them, or -1 when there is none
 };
 
 // One allowed system call of a role, for tests and for `moat-vmm`'s debug output.

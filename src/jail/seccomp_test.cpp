@@ -26,7 +26,7 @@
 namespace moat::jail {
 namespace {
 
-constexpr Role k_roles[] = {Role::Vmm, Role::Vcpu, Role::Reaper};
+constexpr Role k_roles[] = {Role::Vmm, Role::Vcpu, Role::Reaper, Role::Connector};
 
 bool allows(Role r, int nr)
 {
@@ -41,8 +41,8 @@ TEST(SeccompLists, FewerCallsThanFirecrackerPerRole)
     const std::size_t vmm = allowed_calls(Role::Vmm).size();
     const std::size_t vcpu = allowed_calls(Role::Vcpu).size();
     std::printf("seccomp allow-lists: VMM thread %zu calls (Firecracker about 50), vCPU threads %zu (about 27), "
-                "reaper %zu\n",
-                vmm, vcpu, allowed_calls(Role::Reaper).size());
+                "reaper %zu, vsock connector %zu\n",
+                vmm, vcpu, allowed_calls(Role::Reaper).size(), allowed_calls(Role::Connector).size());
     for (Role r : k_roles) {
         std::printf("  %s:", to_string(r));
         for (const auto& c : allowed_calls(r)) std::printf(" %s", c.name);
@@ -71,7 +71,12 @@ TEST(SeccompLists, NoRoleOpensExecsForksTracesMountsOrLoadsBpf)
                              SCMP_SYS(pidfd_send_signal), SCMP_SYS(memfd_create), SCMP_SYS(userfaultfd),
                              SCMP_SYS(perf_event_open), SCMP_SYS(keyctl), SCMP_SYS(add_key), SCMP_SYS(init_module)};
     for (Role r : k_roles)
-        for (int nr : forbidden) EXPECT_FALSE(allows(r, nr)) << to_string(r) << " allows system call " << nr;
+        for (int nr : forbidden) {
+            // The vsock connector, outside the jail, makes Unix sockets and connects them (its
+            // filter pins socket's domain to AF_UNIX: AllowedCallsRunAndForbiddenOnesKill).
+            if (r == Role::Connector && (nr == SCMP_SYS(socket) || nr == SCMP_SYS(connect))) continue;
+            EXPECT_FALSE(allows(r, nr)) << to_string(r) << " allows system call " << nr;
+        }
     // kill only in the reaper (to its child and itself, see below); tgkill only in the VMM thread.
     EXPECT_FALSE(allows(Role::Vmm, SCMP_SYS(kill)));
     EXPECT_FALSE(allows(Role::Vcpu, SCMP_SYS(kill)));
@@ -79,12 +84,13 @@ TEST(SeccompLists, NoRoleOpensExecsForksTracesMountsOrLoadsBpf)
 }
 
 // Runs `body` in a child with `role`'s filter installed (as for a process whose pid is the
-// child's and whose monitor socket is fd 3); returns its wait status.
-int run_filtered(Role role, const std::function<int()>& body, pid_t target_child = 0)
+// child's, whose monitor socket is fd 3 and whose vsock connector's is fd 4); returns its wait
+// status.
+int run_filtered(Role role, const std::function<int()>& body, pid_t target_child = 0, bool vsock = false)
 {
     const pid_t pid = ::fork();
     if (pid == 0) {
-        auto f = compile(role, {::getpid(), target_child, 3});
+        auto f = compile(role, {::getpid(), target_child, 3, vsock, 4});
         if (!f || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !install(*f)) ::_exit(100);
         const int code = body();
         // A vCPU thread may only end itself (exit); the others end the process (exit_group).
@@ -165,6 +171,31 @@ TEST(SeccompFilters, ArgumentsArePinned)
 #if !defined(__SANITIZE_ADDRESS__)  // sanitizer builds let the runtime write anywhere (seccomp.cpp)
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Reaper, [] { return static_cast<int>(::write(1, "", 0)); })));
 #endif
+}
+
+TEST(SeccompFilters, VsockCallsOnlyWithAVsockDevice)
+{
+    auto accept = [] { return ::accept4(5, nullptr, nullptr, 0) < 0 ? 21 : 22; };
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, accept)));
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, accept, 0, true)), 21);  // EBADF, not a kill
+    auto close5 = [] { return ::close(5) < 0 ? 23 : 24; };
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, close5)));
+    EXPECT_EQ(exit_code(run_filtered(Role::Vcpu, close5, 0, true)), 23);
+    // recvmsg on the connector's socket (fd 4) and the monitor's (fd 3), nowhere else.
+    auto recv_on = [](int fd) {
+        return [fd] {
+            msghdr m{};
+            return ::recvmsg(fd, &m, MSG_DONTWAIT) < 0 ? 25 : 26;
+        };
+    };
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, recv_on(4), 0, true)), 25);
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, recv_on(3), 0, true)), 25);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, recv_on(6), 0, true)));
+    // The connector: Unix sockets only, and requests only on its socket.
+    EXPECT_EQ(exit_code(run_filtered(Role::Connector, [] { return ::socket(AF_UNIX, SOCK_STREAM, 0) >= 0 ? 27 : 28; })), 27);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Connector, [] { return ::socket(AF_VSOCK, SOCK_STREAM, 0); })));
+    EXPECT_EQ(exit_code(run_filtered(Role::Connector, recv_on(4))), 25);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Connector, recv_on(3))));
 }
 
 }  // namespace

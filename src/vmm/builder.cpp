@@ -1,6 +1,7 @@
 // Building a VM from descriptors: the platform (KVM's in-kernel interrupt controllers and PIT),
 // the guest's software (kernel, initrd, command line, zero page, page tables), the devices,
 // the firmware tables (ACPI), and the vCPUs in their boot state.
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -19,6 +20,9 @@
 #include "protocol/limits.hpp"
 #include "virtio/block/block_device.hpp"
 #include "virtio/mmio.hpp"
+#include "virtio/vsock/vsock_device.hpp"
+#include "protocol/host_connect.hpp"
+#include "base/log.hpp"
 #include "vmm/machine_state.hpp"
 
 namespace moat::vmm {
@@ -77,6 +81,8 @@ Result<void> host_side(State& s, const VmConfig& config)
     }
     s.stop_fd = base::UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!s.stop_fd.valid()) return fail_errno("eventfd");
+    s.epoll = base::UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+    if (!s.epoll.valid()) return fail_errno("epoll_create1");
     return {};
 }
 
@@ -124,11 +130,24 @@ Result<void> poll_timers(VirtioSlot& slot)
     return {};
 }
 
+// Puts `slot` (irq and transport made) on the MMIO bus at the next window, with its notifications
+// and poll timers.
+Result<void> attach(State& s, VirtioSlot slot)
+{
+    const auto index = static_cast<std::uint32_t>(s.virtio.size());
+    const std::uint64_t base = layout::k_virtio_mmio_base + index * layout::k_virtio_mmio_size;
+    slot.window = std::make_unique<TransportWindow>(*slot.transport);
+    MOAT_TRY(s.mmio.insert(base, layout::k_virtio_mmio_size, *slot.window));
+    MOAT_TRY(notifications(s, slot, base));
+    MOAT_TRY(poll_timers(slot));
+    s.virtio.push_back(std::move(slot));
+    return {};
+}
+
 Result<void> add_virtio_block(State& s, DiskConfig& d)
 {
     auto index = static_cast<std::uint32_t>(s.virtio.size());
     if (index >= layout::k_virtio_max_devices) return fail(Errc::InvalidInput, "too many disks");
-    const std::uint64_t base = layout::k_virtio_mmio_base + index * layout::k_virtio_mmio_size;
     if (d.access == DiskAccess::ReadWrite) s.writable_disks.push_back(d.file.get());
 
     auto device = MOAT_TRY(virtio::block::BlockDevice::create(std::move(d.file), d.access, d.id, d.read_only));
@@ -140,16 +159,40 @@ Result<void> add_virtio_block(State& s, DiskConfig& d)
     VirtioSlot slot;
     slot.irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_virtio_irq_base + index));
     slot.transport = std::make_unique<virtio::MmioTransport>(s.mem, std::move(device), *slot.irq);
-    slot.window = std::make_unique<TransportWindow>(*slot.transport);
-    MOAT_TRY(s.mmio.insert(base, layout::k_virtio_mmio_size, *slot.window));
-    MOAT_TRY(notifications(s, slot, base));
-    MOAT_TRY(poll_timers(slot));
-    s.virtio.push_back(std::move(slot));
-    return {};
+    return attach(s, std::move(slot));
+}
+
+// The vsock device: host programs through the listener, host listeners through the connector.
+Result<void> add_virtio_vsock(State& s, VmConfig& config)
+{
+    auto index = static_cast<std::uint32_t>(s.virtio.size());
+    if (index >= layout::k_virtio_max_devices) return fail(Errc::InvalidInput, "too many devices");
+    VirtioSlot slot;
+    slot.watcher = std::make_unique<DeviceWatcher>(s.epoll.get(), index);
+    s.vsock_connector = std::move(config.vsock_connector);
+    virtio::vsock::VsockDevice::Connector connect;
+    if (s.vsock_connector.valid()) {
+        connect = [fd = s.vsock_connector.get()](std::uint64_t cid, std::uint32_t port) {
+            if (cid != virtio::vsock::VMADDR_CID_HOST) return base::UniqueFd();
+            auto r = protocol::connect_through(fd, port);
+            return r ? std::move(*r) : base::UniqueFd();
+        };
+    }
+    auto device = MOAT_TRY(virtio::vsock::VsockDevice::create(config.vsock_cid, std::move(config.vsock_listener),
+                                                              *slot.watcher, std::move(connect)));
+    device->set_refused_hook([](std::uint64_t cid, std::uint32_t port) {
+        MOAT_LOG_RATELIMITED(Info, "vsock: the guest's connection to CID %llu port %u was refused",
+                             static_cast<unsigned long long>(cid), port);
+    });
+    // Each connection holds a socket, and a guest connection a second one for a moment.
+    s.spare_fds += static_cast<int>(virtio::vsock::VsockDevice::k_max_connections) + 2;
+    slot.irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_virtio_irq_base + index));
+    slot.transport = std::make_unique<virtio::MmioTransport>(s.mem, std::move(device), *slot.irq);
+    return attach(s, std::move(slot));
 }
 
 // The serial port, the i8042 (reset), the ACPI sleep register (power off), one virtio-blk per
-// disk. Callbacks hold a pointer to the heap-allocated State, which outlives them.
+// disk, a virtio-vsock if asked for. Callbacks hold a pointer to the heap-allocated State, which outlives them.
 Result<void> devices(State& s, VmConfig& config)
 {
     State* st = &s;
@@ -164,6 +207,9 @@ Result<void> devices(State& s, VmConfig& config)
     MOAT_TRY(s.pio.insert(layout::k_acpi_sleep_control, 2, *s.sleep));
     for (std::size_t i = 0; i < config.disks.size(); ++i) {
         if (auto r = add_virtio_block(s, config.disks[i]); !r) return fail(r.error().in("disk " + std::to_string(i)));
+    }
+    if (config.vsock_cid != 0) {
+        if (auto r = add_virtio_vsock(s, config); !r) return fail(r.error().in("vsock"));
     }
     return {};
 }

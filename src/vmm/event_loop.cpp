@@ -33,10 +33,29 @@ namespace {
 
 using State = Machine::State;
 
+}  // namespace
+
 // epoll tags: the kind in the high half, an index in the low half (for Notify and Poll, the
-// device in its upper 16 bits and the queue in the lower; for Console, 1 for a client).
-enum class Tag : std::uint32_t { Stop = 1, Signal, Console, Notify, Monitor, ReportTimer, Poll };
-std::uint64_t tag(Tag t, std::uint32_t index = 0) { return (std::uint64_t{static_cast<std::uint32_t>(t)} << 32) | index; }
+// device in its upper 16 bits and the queue in the lower; for Host, the device in its upper 8
+// bits and the device's token in the lower 24; for Console, 1 for a client).
+enum class Tag : std::uint32_t { Stop = 1, Signal, Console, Notify, Monitor, ReportTimer, Poll, Host };
+static std::uint64_t tag(Tag t, std::uint32_t index = 0)
+{
+    return (std::uint64_t{static_cast<std::uint32_t>(t)} << 32) | index;
+}
+
+bool DeviceWatcher::watch(int fd, std::uint32_t token)
+{
+    epoll_event e{};
+    e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    e.data.u64 = tag(Tag::Host, (m_device << 24) | (token & 0xffffff));
+    return ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &e) == 0 ||
+           (errno == EEXIST && ::epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &e) == 0);
+}
+
+void DeviceWatcher::unwatch(int fd) { ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr); }
+
+namespace {
 
 class EventLoop final {
 public:
@@ -56,7 +75,7 @@ public:
 
 private:
     bool watch(int fd, std::uint64_t t);
-    void unwatch(int fd) { ::epoll_ctl(m_ep.get(), EPOLL_CTL_DEL, fd, nullptr); }
+    void unwatch(int fd) { ::epoll_ctl(m_s.epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
     void dispatch(Tag kind, std::uint32_t index);
     void on_notify(std::uint32_t index);
     void on_poll(std::uint32_t index);
@@ -70,7 +89,7 @@ private:
     void flush_console();
 
     State& m_s;
-    base::UniqueFd m_ep, m_sig;
+    base::UniqueFd m_sig;
     sigset_t m_old_mask{};
     bool m_masked = false;
     std::vector<std::uint8_t> m_pending;  // console bytes the UART could not take yet
@@ -85,8 +104,7 @@ Result<void> EventLoop::setup()
     pthread_sigmask(SIG_BLOCK, &stop_signals, &m_old_mask);
     m_masked = true;
     m_sig = base::UniqueFd(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    m_ep = base::UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
-    if (!m_sig.valid() || !m_ep.valid() || !watch(m_s.stop_fd.get(), tag(Tag::Stop)) ||
+    if (!m_sig.valid() || !watch(m_s.stop_fd.get(), tag(Tag::Stop)) ||
         !watch(m_sig.get(), tag(Tag::Signal)))
         return fail_errno("event loop setup");
     for (std::uint32_t d = 0; d < m_s.virtio.size(); ++d) {
@@ -108,7 +126,7 @@ bool EventLoop::watch(int fd, std::uint64_t t)
     epoll_event e{};
     e.events = EPOLLIN;
     e.data.u64 = t;
-    return ::epoll_ctl(m_ep.get(), EPOLL_CTL_ADD, fd, &e) == 0;
+    return ::epoll_ctl(m_s.epoll.get(), EPOLL_CTL_ADD, fd, &e) == 0;
 }
 
 void EventLoop::run()
@@ -116,7 +134,7 @@ void EventLoop::run()
     std::array<epoll_event, 16> events;
     while (!m_s.stop_requested()) {
         // Input the UART could not take yet is retried every few milliseconds.
-        const int n = ::epoll_wait(m_ep.get(), events.data(), static_cast<int>(events.size()), m_pending.empty() ? -1 : 5);
+        const int n = ::epoll_wait(m_s.epoll.get(), events.data(), static_cast<int>(events.size()), m_pending.empty() ? -1 : 5);
         if (n < 0 && errno != EINTR) {
             m_s.request_stop({ExitReason::HostError, 0, std::string("epoll_wait: ") + std::strerror(errno)});
             return;
@@ -134,6 +152,7 @@ void EventLoop::dispatch(Tag kind, std::uint32_t index)
     switch (kind) {
     case Tag::Notify: on_notify(index); break;
     case Tag::Poll: on_poll(index); break;
+    case Tag::Host: m_s.virtio[index >> 24].transport->host_ready(index & 0xffffff); break;
     case Tag::Console: on_console(index == 1); break;
     case Tag::Monitor: on_monitor(); break;
     case Tag::ReportTimer: on_report_timer(); break;
@@ -240,8 +259,9 @@ VmExit Machine::run()
     if (auto r = loop.setup(); !r) return {ExitReason::HostError, 0, describe(r.error())};
     const auto threads = start_vcpus(s);
     if (s.vmm_filter) {
-        // Spare descriptors: a console client and its duplicate, twice while one replaces another.
-        auto sealed = jail::seal_limits(4);
+        // Spare descriptors (builder.cpp): a console client and its duplicate, twice while one
+        // replaces another, and the host sockets of a vsock device.
+        auto sealed = jail::seal_limits(s.spare_fds);
         if (sealed) sealed = jail::install(*s.vmm_filter);
         if (!sealed) s.request_stop({ExitReason::HostError, 0, "jail: " + describe(sealed.error())});
     }

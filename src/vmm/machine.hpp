@@ -44,6 +44,12 @@ struct VmConfig {
     // The socket to the monitor (not owned), or -1 when the VM runs alone: the monitor sends
     // console clients to attach over it, and the VM reports runtime denials (protocol/report.hpp).
     int monitor = -1;
+    // A virtio-vsock device with this guest CID, or none when 0. Host programs reach it through
+    // `vsock_listener` (optional); the guest reaches host listeners through `vsock_connector`
+    // (optional; protocol/host_connect.hpp). Without a connector every guest connection is refused.
+    std::uint64_t vsock_cid = 0;
+    base::UniqueFd vsock_listener;
+    base::UniqueFd vsock_connector;
     // A jailed process's seccomp filters (src/jail/jail.hpp): its threads install them, and the
     // process sets its last limits (jail::seal_limits), before the guest's first instruction.
     std::optional<jail::Filter> vcpu_filter;

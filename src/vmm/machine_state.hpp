@@ -47,6 +47,19 @@ private:
     virtio::MmioTransport& m_t;
 };
 
+// Host descriptors a device watches (virtio::HostWatcher), in the event loop's epoll set: tagged
+// with the device's index so the event thread can hand each event to its transport.
+class DeviceWatcher final : public virtio::HostWatcher {
+public:
+    DeviceWatcher(int epoll, std::uint32_t device) : m_epoll(epoll), m_device(device) {}
+    bool watch(int fd, std::uint32_t token) override;
+    void unwatch(int fd) override;
+
+private:
+    int m_epoll;
+    std::uint32_t m_device;
+};
+
 // One virtio-mmio device with its interrupt and the descriptors the event thread watches.
 struct VirtioSlot {
     std::unique_ptr<IrqFd> irq;
@@ -54,6 +67,7 @@ struct VirtioSlot {
     std::unique_ptr<TransportWindow> window;
     std::vector<base::UniqueFd> notify;  // one ioeventfd per queue
     std::vector<base::UniqueFd> poll;    // one timerfd per queue: polls the device asked for
+    std::unique_ptr<DeviceWatcher> watcher;  // for a device with host descriptors (vsock)
 };
 
 struct Machine::State {
@@ -68,7 +82,10 @@ struct Machine::State {
     std::unique_ptr<devices::Serial> serial;
     std::unique_ptr<devices::I8042> i8042;
     std::unique_ptr<devices::AcpiSleep> sleep;
+    base::UniqueFd epoll;  // the event loop's: devices add their host descriptors to it
     std::vector<VirtioSlot> virtio;
+    int spare_fds = 4;     // descriptors the process may still open once sealed (event_loop.cpp)
+    base::UniqueFd vsock_connector;
     std::vector<int> writable_disks;  // not owned: flushed once more when the VM ends
     int console_in = -1;
     bool console_escape = false;

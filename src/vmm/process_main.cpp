@@ -88,7 +88,8 @@ std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& w
         if (standalone) std::fprintf(stderr, "moat: warning: --no-jail: this VM process runs unjailed (for debugging only)\n");
         return std::nullopt;
     }
-    jail::Plan plan{vm.name, vm.uid_base, vm.memory, vm.cpus, standalone, c.monitor};
+    jail::Plan plan{vm.name, vm.uid_base, vm.memory, vm.cpus, standalone, c.monitor, c.vsock_cid != 0,
+                    c.vsock_connector.valid() ? c.vsock_connector.get() : -1};
     auto jailed = jail::enter(plan);
     if (!jailed) {
         std::fprintf(stderr, "moat: %sjail: %s\n", who.c_str(), describe(jailed.error()).c_str());
@@ -142,6 +143,9 @@ int run(const char* argv_name)
         c.console_prefix = vm.name + " | ";
         c.monitor = protocol::k_launch_fd;
     }
+    c.vsock_cid = vm.vsock_cid;
+    c.vsock_listener = std::move(launch->vsock_listener);
+    c.vsock_connector = std::move(launch->vsock_connector);
     c.cmdline = vm.cmdline;
     c.mem_bytes = vm.memory;
     c.vcpus = vm.cpus;

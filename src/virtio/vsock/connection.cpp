@@ -15,8 +15,8 @@ namespace moat::virtio::vsock {
 
 namespace {
 constexpr std::uint64_t k_hdr = sizeof(VsockHdr);
+}  // namespace
 
-// Sends without SIGPIPE: a host program that went away is an error return, not a dead VMM.
 ssize_t send_iov(int fd, iovec* iov, std::size_t count)
 {
     msghdr m{};
@@ -24,7 +24,6 @@ ssize_t send_iov(int fd, iovec* iov, std::size_t count)
     m.msg_iovlen = count;
     return ::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
-}  // namespace
 
 Connection* VsockDevice::find(const Key& k)
 {

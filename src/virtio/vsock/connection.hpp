@@ -2,6 +2,9 @@
 // (virtio 1.2 §5.10.6.3), and the guest's bytes the host socket has not taken yet.
 #pragma once
 
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,6 +13,10 @@
 #include "base/unique_fd.hpp"
 
 namespace moat::virtio::vsock {
+
+// Sends on a host socket without blocking and without SIGPIPE (a host program that went away is
+// an error return, not a dead VMM): sendmsg, the one call the jail allows for it.
+ssize_t send_iov(int fd, iovec* iov, std::size_t count);
 
 // What the device offers the guest per connection (its buf_alloc): Linux's default too.
 inline constexpr std::uint32_t k_buf_alloc = 256 * 1024;

@@ -181,10 +181,10 @@ void VsockDevice::handle_packet(const Header& h, const ChainBuffers& b)
             return;
         }
         c->state = Connection::State::Established;
-        const std::string ok = ok_line(c->host_port);
+        std::string ok = ok_line(c->host_port);
+        iovec v{ok.data(), ok.size()};
         // The socket's buffer is empty at this point: the line fits whole or the host side is gone.
-        if (::send(c->fd.get(), ok.data(), ok.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(ok.size()))
-            close(*c, true);
+        if (send_iov(c->fd.get(), &v, 1) != static_cast<ssize_t>(ok.size())) close(*c, true);
         return;
     }
     case VIRTIO_VSOCK_OP_RW: receive(*c, h, b); return;
