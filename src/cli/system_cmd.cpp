@@ -169,6 +169,9 @@ int policy_check_main(const std::string& manifest)
         return k_usage;
     }
     const auto& m = loaded->manifest;
+    for (const auto& vm : m.vms)
+        std::printf("vm %s: %s, vsock CID %llu\n", vm.name.c_str(), policy::format_label(m.lattice, vm.label).c_str(),
+                    static_cast<unsigned long long>(vm.cid));
     const auto decisions = policy::plan(m);
     for (const auto& d : decisions) std::printf("%s\n", policy::describe(m, d).c_str());
     const bool denied = policy::any_denied(decisions);
@@ -214,11 +217,13 @@ int ls_main(const std::string& state_dir)
 {
     auto j = request(state_dir, R"({"cmd":"ls"})");
     if (!j) return 1;
-    std::printf("%-16s %-28s %-9s %8s %9s %8s %8s\n", "NAME", "LABEL", "STATE", "PID", "UPTIME", "MEMORY", "RSS");
+    std::printf("%-16s %-28s %5s %-9s %8s %9s %8s %8s\n", "NAME", "LABEL", "CID", "STATE", "PID", "UPTIME", "MEMORY",
+                "RSS");
     for (const auto& v : (*j)["vms"]) {
         const auto pid = v.value("pid", 0);
-        std::printf("%-16s %-28s %-9s %8s %9s %8s %8s\n", v.value("name", std::string()).c_str(),
-                    v.value("label", std::string()).c_str(), v.value("state", std::string()).c_str(),
+        std::printf("%-16s %-28s %5llu %-9s %8s %9s %8s %8s\n", v.value("name", std::string()).c_str(),
+                    v.value("label", std::string()).c_str(),
+                    static_cast<unsigned long long>(v.value("cid", std::uint64_t{0})), v.value("state", std::string()).c_str(),
                     pid ? std::to_string(pid).c_str() : "-",
                     pid ? human_time(v.value("uptime_ms", std::uint64_t{0})).c_str() : "-",
                     human_bytes(v.value("memory", std::uint64_t{0})).c_str(),

@@ -82,7 +82,7 @@ void System::on_client(std::uint32_t id)
     }
 }
 
-// `moat ls`: every VM with its label, state, pid, uptime and memory; the client adds what it
+// `moat ls`: every VM with its label, vsock CID, state, pid, uptime and memory; the client adds what it
 // can read itself (the resident memory, from /proc).
 std::string System::ls_reply() const
 {
@@ -92,6 +92,7 @@ std::string System::ls_reply() const
         const Vm& v = m_vms[i];
         out += std::string(i ? "," : "") + "{\"name\":" + json_string(v.spec->name) +
                ",\"label\":" + json_string(policy::format_label(m_manifest.lattice, v.spec->label)) +
+               ",\"cid\":" + std::to_string(v.spec->cid) +
                ",\"state\":\"" + to_string(v.state) + "\",\"pid\":" + std::to_string(v.pid > 0 ? v.pid : 0) +
                ",\"uptime_ms\":" + std::to_string(v.pid > 0 ? now - v.started_ms : 0) +
                ",\"memory\":" + std::to_string(v.spec->memory) + ",\"restarts\":" + std::to_string(v.restarts) +

@@ -50,6 +50,20 @@ struct DiskRef {
 
 enum class Restart : std::uint8_t { Never, OnFailure };
 
+// How a channel carries data (DESIGN.md "Security policy"): both ways between equal labels, or
+// one way, low to high, through a pump.
+enum class ChannelKind : std::uint8_t { BothWays, Pump };
+
+// A [[channel]] table: `from` may connect to port `port` of `to` over vsock.
+struct ChannelSpec {
+    std::string from, to;   // VM names
+    std::size_t from_index = 0, to_index = 0;  // into Manifest::vms; always valid, never equal
+    std::uint32_t port = 0;  // below 2^32 - 1 (VMADDR_PORT_ANY)
+    ChannelKind kind = ChannelKind::BothWays;
+    std::uint64_t rate = 0;  // pump only: bytes per second at most, 0 for no cap
+    std::uint32_t line = 0;  // the [[channel]] table
+};
+
 struct VmSpec {
     std::string name;  // [a-z0-9][a-z0-9_-]{0,31}; becomes state/<name>.log
     Label label;
@@ -61,6 +75,9 @@ struct VmSpec {
     std::vector<DiskRef> disks;               // in manifest order; no volume twice
     Restart restart = Restart::Never;
     std::uint32_t max_restarts = k_default_max_restarts;  // 0..k_max_max_restarts
+    // The VM's vsock context ID: `cid` as written, or assigned in manifest order from 3,
+    // skipping those written (protocol::check_cid); unique in the system.
+    std::uint64_t cid = 0;
 
     std::uint32_t line = 0;  // the [vm.NAME] table
     std::uint32_t label_line = 0;
@@ -68,6 +85,7 @@ struct VmSpec {
     std::uint32_t memory_line = 0;
     std::uint32_t cpus_line = 0;
     std::uint32_t restart_line = 0;
+    std::uint32_t cid_line = 0;  // 0: assigned
 };
 
 // A parsed, validated system. Volumes and VMs keep manifest order. Names are unique across
@@ -78,6 +96,7 @@ struct Manifest {
     Lattice lattice;
     std::vector<VolumeSpec> volumes;
     std::vector<VmSpec> vms;
+    std::vector<ChannelSpec> channels;  // in manifest order
     std::string source;  // the manifest's name for messages, e.g. "demo.toml"
     // [jail] uid_base: each VM process runs as uid and gid uid_base + its pid
     // (protocol::check_uid_base; src/jail/jail.hpp).
@@ -94,7 +113,7 @@ struct Manifest {
 // Parses and validates a manifest. `source_name` is used in messages only; relative paths are
 // joined to `base_dir` lexically ("" leaves them relative; no `..` folding, no symlinks
 // resolved). On failure returns Errc::InvalidInput (or Errc::Unsupported for a feature not yet
-// supported, such as [[channel]]), whose one-line message (describe()) names the source, the
+// supported), whose one-line message (describe()) names the source, the
 // line, the dotted key, what is wrong and the value. Pure, no I/O; thread-safe. Accepts any
 // bytes (the text need not be valid UTF-8; TOML rejects it then).
 Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir);
@@ -107,5 +126,6 @@ std::string where(std::string_view source, std::uint32_t line, std::string_view 
 std::string join_path(std::string_view base_dir, std::string_view path);
 
 const char* to_string(Restart restart);  // "never" / "on-failure"
+const char* to_string(ChannelKind kind);  // "both-ways" / "pump"
 
 }  // namespace moat::policy

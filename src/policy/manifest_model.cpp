@@ -45,4 +45,6 @@ std::string join_path(std::string_view base_dir, std::string_view path)
 
 const char* to_string(Restart restart) { return restart == Restart::Never ? "never" : "on-failure"; }
 
+const char* to_string(ChannelKind kind) { return kind == ChannelKind::BothWays ? "both-ways" : "pump"; }
+
 }  // namespace moat::policy

@@ -16,7 +16,7 @@ using namespace moat::policy::testing;
 
 namespace {
 
-// DESIGN.md "Manifest", without the [[channel]] table (channels come with a later issue).
+// DESIGN.md "Manifest".
 constexpr std::string_view k_design_example = R"(
 [lattice]
 levels     = ["public", "internal", "secret"]        # low → high
@@ -43,6 +43,12 @@ integrity = "untrusted"
 kernel    = "guest/vmlinuz"
 memory    = "512M"
 disks     = [{ volume = "base", mode = "ro" }]
+
+[[channel]]
+from = "web"
+to   = "analyst"
+kind = "pump"
+port = 5000
 )";
 
 // Lines 1-4: a lattice; line 5: a volume table. Tests append a VM from line 9 on.
@@ -327,16 +333,16 @@ TEST(ManifestError, UnknownKeys)
               "demo.toml:9: volume.base.colour: unknown key (expected one of: path, label, integrity)");
     EXPECT_EQ(error_of(with_vm("memroy = \"1G\"\n")),
               "demo.toml:13: vm.web.memroy: unknown key (expected one of: label, integrity, kernel, initrd, cmdline, "
-              "memory, cpus, disks, restart, max_restarts)");
+              "memory, cpus, disks, restart, max_restarts, cid)");
     EXPECT_EQ(error_of(with_vm("disks = [{ volume = \"base\", mod = \"ro\" }]\n")),
               "demo.toml:13: vm.web.disks[0].mod: unknown key (expected one of: volume, mode)");
     EXPECT_EQ(error_of("networks = 1\n" + std::string(k_prefix)),
-              "demo.toml:1: networks: unknown key (expected one of: lattice, volume, vm, jail)");
+              "demo.toml:1: networks: unknown key (expected one of: lattice, volume, vm, channel, jail)");
     EXPECT_EQ(error_of("[lattice]\nlevels = [\"a\"]\nintegrity = [\"b\"]\norder = 1\n"),
               "demo.toml:4: lattice.order: unknown key (expected one of: levels, categories, integrity)");
     EXPECT_EQ(error_of(with_vm("[vm.web.extra]\n")),
               "demo.toml:13: vm.web.extra: unknown key (expected one of: label, integrity, kernel, initrd, cmdline, "
-              "memory, cpus, disks, restart, max_restarts)");
+              "memory, cpus, disks, restart, max_restarts, cid)");
     // A key that needs quoting is shown quoted.
     EXPECT_EQ(error_of(with_vm("\"a b\" = 1\n")).substr(0, 28), "demo.toml:13: vm.web.\"a b\": ");
 }
@@ -363,10 +369,71 @@ TEST(ManifestError, JailUidBase)
     EXPECT_EQ(error_of("jail = 1\n" + with_vm("")).rfind("demo.toml:1: jail: ", 0), 0u);
 }
 
+// A second VM (lines 13-16) and a volume named "base" for channels to join, refuse or confuse.
+std::string with_two_vms(std::string_view extra)
+{
+    return with_vm("[vm.cache]\nlabel = \"public\"\nintegrity = \"untrusted\"\nkernel = \"vmlinuz\"\n" + std::string(extra));
+}
+
+TEST(Manifest, ChannelsAndCids)
+{
+    std::string message;
+    auto r = parse(with_two_vms("cid = 3\n[[channel]]\nfrom = \"web\"\nto = \"cache\"\nport = 6379\n"
+                                "[[channel]]\nfrom = \"cache\"\nto = \"web\"\nport = 5000\nkind = \"pump\"\nrate = \"1MiB/s\"\n"),
+                   &message);
+    ASSERT_TRUE(r.has_value()) << message;
+    ASSERT_EQ(r->channels.size(), 2u);
+    const ChannelSpec& a = r->channels[0];
+    EXPECT_EQ(a.from, "web");
+    EXPECT_EQ(a.to, "cache");
+    EXPECT_EQ(a.from_index, 0u);
+    EXPECT_EQ(a.to_index, 1u);
+    EXPECT_EQ(a.port, 6379u);
+    EXPECT_EQ(a.kind, ChannelKind::BothWays);
+    EXPECT_EQ(a.rate, 0u);
+    EXPECT_EQ(a.line, 18u);
+    EXPECT_EQ(r->channels[1].kind, ChannelKind::Pump);
+    EXPECT_EQ(r->channels[1].rate, 1u << 20);
+    // cache wrote CID 3; web, before it in the manifest, gets the next free one.
+    EXPECT_EQ(r->vms[1].cid, 3u);
+    EXPECT_EQ(r->vms[1].cid_line, 17u);
+    EXPECT_EQ(r->vms[0].cid, 4u);
+    EXPECT_EQ(r->vms[0].cid_line, 0u);
+    auto plain = parse(with_two_vms(""));
+    ASSERT_TRUE(plain.has_value());
+    EXPECT_EQ(plain->vms[0].cid, 3u);
+    EXPECT_EQ(plain->vms[1].cid, 4u);
+    EXPECT_TRUE(plain->channels.empty());
+}
+
 TEST(ManifestError, Channels)
 {
-    EXPECT_EQ(error_of(with_vm("[[channel]]\nfrom = \"web\"\nto = \"web\"\n"), Errc::Unsupported),
-              "demo.toml:13: channel: channels are not supported yet");
+    auto ch = [](std::string_view body) { return with_two_vms("[[channel]]\n" + std::string(body)); };
+    EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"cache\"\n")), "demo.toml:17: channel[0].port: missing (the vsock port the destination listens on)");
+    EXPECT_EQ(error_of(ch("to = \"cache\"\nport = 1\n")), "demo.toml:17: channel[0].from: missing (the VM that connects)");
+    EXPECT_EQ(error_of(ch("from = \"web\"\nport = 1\n")), "demo.toml:17: channel[0].to: missing (the VM that listens)");
+    EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"web\"\nport = 1\n")), "demo.toml:19: channel[0].to: a channel joins two different VMs");
+    EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"db\"\nport = 1\n")), "demo.toml:19: channel[0].to: no VM named 'db'");
+    EXPECT_EQ(error_of(ch("from = \"base\"\nto = \"web\"\nport = 1\n")),
+              "demo.toml:18: channel[0].from: 'base' is a volume; a channel joins two VMs");
+    EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"cache\"\nport = 4294967295\n")),
+              "demo.toml:20: channel[0].port: 4294967295 is out of range (0 to 4294967294)");
+    EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"cache\"\nport = 1\nkind = \"one-way\"\n")),
+              "demo.toml:21: channel[0].kind: bad kind 'one-way' (use \"both-ways\" or \"pump\")");
+    EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"cache\"\nport = 1\nrate = \"1M/s\"\n")),
+              "demo.toml:21: channel[0].rate: only a pump has a rate (kind = \"pump\")");
+    for (const char* bad : {"1M", "0/s", "fast/s", "/s"})
+        EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"cache\"\nport = 1\nkind = \"pump\"\nrate = \"" + std::string(bad) + "\"\n")),
+                  "demo.toml:22: channel[0].rate: bad rate '" + std::string(bad) + "' (bytes per second, e.g. \"1MiB/s\")");
+    EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"cache\"\nport = 1\nspeed = 1\n")),
+              "demo.toml:21: channel[0].speed: unknown key (expected one of: from, to, port, kind, rate)");
+    EXPECT_EQ(error_of(ch("from = \"web\"\nto = \"cache\"\nport = 1\n[[channel]]\nfrom = \"web\"\nto = \"cache\"\nport = 1\nkind = \"pump\"\n")),
+              "demo.toml:21: channel[1]: a channel from web to cache port 1 is already declared (line 17)");
+    EXPECT_EQ(error_of("channel = 1\n" + with_two_vms("")), "demo.toml:1: channel: expected tables ([[channel]]), found an integer");
+    // CIDs: in range, and each once.
+    EXPECT_EQ(error_of(with_vm("cid = 2\n")), "demo.toml:13: vm.web.cid: 2 is out of range (3 to 4294967294)");
+    EXPECT_EQ(error_of(with_two_vms("cid = 7\n").insert(std::string(k_prefix).size() + std::string(k_vm).size(), "cid = 7\n")),
+              "demo.toml:18: vm.cache.cid: 7 is already vm web's (line 13)");
 }
 
 TEST(ManifestError, WrongTypes)

@@ -57,6 +57,14 @@ std::vector<PlannedDecision> plan(const Manifest& m)
                                           decide(act, vm.label, volume.label), disk.line});
         }
     }
+    for (const ChannelSpec& c : m.channels) {
+        MOAT_CHECK(c.from_index < m.vms.size() && c.to_index < m.vms.size());
+        const Label& from = m.vms[c.from_index].label;
+        const Label& to = m.vms[c.to_index].label;
+        const Act act = c.kind == ChannelKind::Pump ? Act::ChannelOneWay : Act::ChannelBothWays;
+        out.push_back(PlannedDecision{c.from, "vm " + c.to + " port " + std::to_string(c.port), act, from, to,
+                                      decide(act, from, to), c.line});
+    }
     return out;
 }
 

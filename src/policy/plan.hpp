@@ -22,7 +22,9 @@ struct PlannedDecision {
 };
 
 // VM by VM in manifest order, and within a VM disk by disk in manifest order: a read-only disk
-// is Act::ReadVolume, a read-write one Act::ReadWriteVolume. Every decision is listed, allowed
+// is Act::ReadVolume, a read-write one Act::ReadWriteVolume. Then the channels in manifest
+// order, the source VM as subject and the destination VM as object: a pump is
+// Act::ChannelOneWay, a two-way channel Act::ChannelBothWays. Every decision is listed, allowed
 // or not; the system may start only if none is denied.
 std::vector<PlannedDecision> plan(const Manifest& m);
 

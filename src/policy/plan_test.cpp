@@ -230,3 +230,52 @@ TEST(Plan, AnalystReadWriteOnBaseIsDenied)
     EXPECT_EQ(p[2].decision.verdict, Verdict::Allow);
     EXPECT_TRUE(any_denied(p));
 }
+
+TEST(Plan, ChannelsAfterDisksEachWithItsRule)
+{
+    std::string text(k_system);
+    text += R"(
+[[channel]]
+from = "analyst"
+to   = "auditor"
+port = 6379
+
+[[channel]]
+from = "web"
+to   = "analyst"
+port = 5000
+kind = "pump"
+
+[[channel]]
+from = "analyst"
+to   = "web"
+port = 5001
+kind = "pump"
+
+[[channel]]
+from = "web"
+to   = "auditor"
+port = 7
+)";
+    const Manifest m = parsed(text);
+    const auto p = plan(m);
+    ASSERT_EQ(p.size(), 10u);
+    auto is = [](const PlannedDecision& d, Act act, Verdict v, Rule r) {
+        return d.act == act && d.decision.verdict == v && d.decision.rule == r;
+    };
+    EXPECT_TRUE(is(p[6], Act::ChannelBothWays, Verdict::Allow, Rule::BothWaysEqualLabels));
+    EXPECT_TRUE(is(p[7], Act::ChannelOneWay, Verdict::Allow, Rule::PumpOneWay));
+    EXPECT_TRUE(is(p[8], Act::ChannelOneWay, Verdict::Deny, Rule::NoWriteDown));
+    EXPECT_TRUE(is(p[9], Act::ChannelBothWays, Verdict::Deny, Rule::BothWaysLabelsDiffer));
+    EXPECT_EQ(p[7].vm, "web");
+    EXPECT_EQ(p[7].object, "vm analyst port 5000");
+    EXPECT_EQ(p[7].line, m.channels[1].line);
+    EXPECT_EQ(describe(m, p[6]),
+              "allow: vm analyst two-way channel with vm auditor port 6379: labels equal (vm secret:finance/untrusted vs "
+              "vm secret:finance/untrusted) [rule BothWaysEqualLabels: two-way channel: both ends have equal labels]");
+    EXPECT_TRUE(describe(m, p[8]).starts_with(
+        "deny: vm analyst one-way channel to vm web port 5001: write down in secrecy (vm secret:finance/untrusted vs vm "
+        "public/untrusted) [rule NoWriteDown: "))
+        << describe(m, p[8]);
+    EXPECT_TRUE(any_denied(p));
+}
