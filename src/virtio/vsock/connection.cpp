@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/log.hpp"
+#include "protocol/vsock_link.hpp"
 #include "virtio/vsock/host_line.hpp"
 #include "virtio/vsock/vsock_device.hpp"
 
@@ -124,6 +125,7 @@ void VsockDevice::on_connect_line(Connection& c)
     }
     c.guest_port = *port;
     c.line.clear();
+    c.ack = ok_line(c.host_port);
     c.state = Connection::State::Requesting;
     c.request_owed = true;
     m_conns.insert(std::move(node));
@@ -131,6 +133,11 @@ void VsockDevice::on_connect_line(Connection& c)
 
 void VsockDevice::open_from_guest(const Header& h)
 {
+    for (const Link& link : m_links)
+        if (link.outgoing && link.peer_cid == h.dst_cid && link.port == h.dst_port) {
+            if (!open_through_link(link, h)) reply_rst(h);  // a channel, but no room on it now
+            return;
+        }
     base::UniqueFd fd;
     if (m_conns.size() < k_max_connections && m_connector) fd = m_connector(h.dst_cid, h.dst_port);
     Connection* c = fd.valid() ? add(std::move(fd), Connection::State::Established, Key{h.dst_cid, h.src_port, h.dst_port})
@@ -143,6 +150,63 @@ void VsockDevice::open_from_guest(const Header& h)
     c->peer_buf_alloc = h.buf_alloc;
     c->peer_fwd_cnt = h.fwd_cnt;
     c->response_owed = true;
+}
+
+// The guest's connection across a channel: a stream socketpair, one end sent over the link.
+bool VsockDevice::open_through_link(const Link& link, const Header& h)
+{
+    if (m_conns.size() >= k_max_connections || find(Key{h.dst_cid, h.src_port, h.dst_port})) return false;
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return false;
+    base::UniqueFd mine(sv[0]), theirs(sv[1]);
+    if (!protocol::send_link_open(link.fd.get(), {h.src_port, h.dst_port}, theirs.get())) return false;
+    Connection* c = add(std::move(mine), Connection::State::Confirming, Key{h.dst_cid, h.src_port, h.dst_port});
+    if (!c) return false;
+    c->peer_buf_alloc = h.buf_alloc;
+    c->peer_fwd_cnt = h.fwd_cnt;
+    return true;
+}
+
+// The other side's one-byte answer: its guest accepted (RESPONSE to ours), or refused (RST).
+void VsockDevice::on_confirm(Connection& c)
+{
+    std::uint8_t b = 0;
+    const ssize_t n = ::read(c.fd.get(), &b, 1);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n != 1 || b != protocol::k_link_accepted) {
+        close(c, true);
+        return;
+    }
+    c.state = Connection::State::Established;
+    c.response_owed = true;
+}
+
+// Connections the peer's guest opened across an incoming link, offered to this guest.
+void VsockDevice::accept_link(std::size_t index)
+{
+    Link& link = m_links[index];
+    while (m_conns.size() < k_max_connections) {
+        auto r = protocol::receive_link_open(link.fd.get());
+        if (r && !*r) return;  // none waiting
+        if (!r) {
+            MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: channel from CID %llu: %s",
+                                 static_cast<unsigned long long>(link.peer_cid), r.error().what);
+            if (r.error().code == Errc::InvalidInput) continue;
+            m_watcher.unwatch(link.fd.get());  // the peer is gone for good
+            return;
+        }
+        const protocol::LinkOpen o = (*r)->open;
+        if (o.dst_port != link.port) {  // the channel is to this port only: a lying peer process
+            ++m_dropped;
+            MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: channel from CID %llu asked for port %u, not %u",
+                                 static_cast<unsigned long long>(link.peer_cid), o.dst_port, link.port);
+            continue;
+        }
+        Connection* c = add(std::move((*r)->stream), Connection::State::Requesting, Key{link.peer_cid, o.dst_port, o.src_port});
+        if (!c) continue;  // closing the stream tells the peer: refused
+        c->ack = std::string(1, static_cast<char>(protocol::k_link_accepted));
+        c->request_owed = true;
+    }
 }
 
 // Host -> guest: one RW packet read straight from the socket into the held rx buffer.

@@ -25,6 +25,7 @@ struct Connection {
     enum class State : std::uint8_t {
         ConnectLine,  // a host program connected to the listener; its CONNECT line is not whole yet
         Requesting,   // REQUEST sent to the guest, waiting for RESPONSE or RST
+        Confirming,   // the guest's REQUEST went across a channel: waiting for the other side's yes
         Established,
     };
 
@@ -35,6 +36,7 @@ struct Connection {
     std::uint32_t guest_port = 0;
     std::uint32_t host_port = 0;    // the port on the peer's side
     std::string line;  // ConnectLine: the bytes of the CONNECT line read so far
+    std::string ack;   // Requesting: what the far side gets when the guest accepts
 
     // The guest's receive side, from the last header it sent on this connection.
     std::uint32_t peer_buf_alloc = 0;

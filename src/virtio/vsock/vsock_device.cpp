@@ -1,6 +1,7 @@
 // virtio-vsock device: the queues and the guest's packets (virtio 1.2 §5.10.6).
 #include "virtio/vsock/vsock_device.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -17,18 +18,29 @@ constexpr std::size_t k_max_descs = 64;  // Linux uses one or two per packet
 }  // namespace
 
 Result<std::unique_ptr<VsockDevice>> VsockDevice::create(std::uint64_t guest_cid, base::UniqueFd listener,
-                                                         HostWatcher& watcher, Connector connector)
+                                                         HostWatcher& watcher, Connector connector, std::vector<Link> links)
 {
     if (guest_cid < k_first_guest_cid || guest_cid > k_max_cid)
         return fail(Errc::InvalidInput, "virtio-vsock: guest CID must be 3 to 4294967295");
-    std::unique_ptr<VsockDevice> d(new VsockDevice(guest_cid, std::move(listener), watcher, std::move(connector)));
+    if (links.size() > k_max_links) return fail(Errc::InvalidInput, "virtio-vsock: too many channels");
+    for (const Link& l : links) {
+        const int fl = ::fcntl(l.fd.get(), F_GETFL);
+        if (fl < 0 || ::fcntl(l.fd.get(), F_SETFL, fl | O_NONBLOCK) != 0) return fail_errno("virtio-vsock: channel link");
+    }
+    std::unique_ptr<VsockDevice> d(
+        new VsockDevice(guest_cid, std::move(listener), watcher, std::move(connector), std::move(links)));
     if (d->m_listener.valid() && !watcher.watch(d->m_listener.get(), k_listener_token))
         return fail_errno("virtio-vsock: watching the listening socket");
+    for (std::size_t i = 0; i < d->m_links.size(); ++i)
+        if (!d->m_links[i].outgoing && !watcher.watch(d->m_links[i].fd.get(), k_link_token + static_cast<std::uint32_t>(i)))
+            return fail_errno("virtio-vsock: watching a channel link");
     return d;
 }
 
-VsockDevice::VsockDevice(std::uint64_t guest_cid, base::UniqueFd listener, HostWatcher& watcher, Connector connector)
-    : m_cid(guest_cid), m_listener(std::move(listener)), m_watcher(watcher), m_connector(std::move(connector))
+VsockDevice::VsockDevice(std::uint64_t guest_cid, base::UniqueFd listener, HostWatcher& watcher, Connector connector,
+                         std::vector<Link> links)
+    : m_cid(guest_cid), m_listener(std::move(listener)), m_watcher(watcher), m_connector(std::move(connector)),
+      m_links(std::move(links))
 {
     m_config.guest_cid.set(guest_cid);
 }
@@ -83,10 +95,13 @@ void VsockDevice::host_ready(std::uint32_t token)
 {
     if (token == k_listener_token) {
         m_listener_ready = true;
+    } else if (token >= k_link_token && token - k_link_token < m_links.size()) {
+        if (m_mem) accept_link(token - k_link_token);
     } else if (token < m_slots.size() && m_slots[token]) {
         Connection& c = *m_slots[token];
         c.host_readable = true;
-        flush(c);
+        if (c.state == Connection::State::Confirming) on_confirm(c);
+        if (m_slots[token]) flush(c);
         if (m_slots[token] && c.state == Connection::State::ConnectLine) on_connect_line(c);
     }
     serve(false);
@@ -165,6 +180,10 @@ void VsockDevice::handle_packet(const Header& h, const ChainBuffers& b)
 {
     Connection* c = find(Key{h.dst_cid, h.src_port, h.dst_port});
     if (c && c->state == Connection::State::ConnectLine) c = nullptr;  // not offered to the guest yet
+    if (c && c->state == Connection::State::Confirming && h.op != VIRTIO_VSOCK_OP_RST) {
+        close(*c, true);  // nothing but waiting (or giving up) is the guest's before RESPONSE
+        return;
+    }
     if (!c) {
         if (h.op == VIRTIO_VSOCK_OP_REQUEST) open_from_guest(h);
         else reply_rst(h);
@@ -181,10 +200,9 @@ void VsockDevice::handle_packet(const Header& h, const ChainBuffers& b)
             return;
         }
         c->state = Connection::State::Established;
-        std::string ok = ok_line(c->host_port);
-        iovec v{ok.data(), ok.size()};
-        // The socket's buffer is empty at this point: the line fits whole or the host side is gone.
-        if (send_iov(c->fd.get(), &v, 1) != static_cast<ssize_t>(ok.size())) close(*c, true);
+        iovec v{c->ack.data(), c->ack.size()};
+        // The socket's buffer is empty at this point: the answer fits whole or the far side is gone.
+        if (send_iov(c->fd.get(), &v, 1) != static_cast<ssize_t>(c->ack.size())) close(*c, true);
         return;
     }
     case VIRTIO_VSOCK_OP_RW: receive(*c, h, b); return;

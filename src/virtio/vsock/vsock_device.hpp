@@ -47,10 +47,25 @@ public:
     // socket, or an invalid descriptor for "refused".
     using Connector = std::function<base::UniqueFd(std::uint64_t cid, std::uint32_t port)>;
 
+    // A channel's link to another VM's process (protocol/vsock_link.hpp): the guest may connect
+    // to (peer_cid, port) through an outgoing one; the peer's guest may connect to this guest's
+    // `port` through an incoming one. Nothing else crosses a link.
+    struct Link {
+        base::UniqueFd fd;  // SOCK_SEQPACKET; made non-blocking by create()
+        bool outgoing = true;
+        std::uint64_t peer_cid = 0;
+        std::uint32_t port = 0;
+    };
+    static constexpr std::size_t k_max_links = 256;
+    static constexpr std::uint32_t k_link_token = 0xfff000;  // + the link's index
+
     // `guest_cid` >= 3 and below 2^32. `listener` (may be invalid) is a listening Unix stream
-    // socket for host programs; the device watches it through `watcher`, which must outlive it.
+    // socket for host programs; the device watches it and the incoming links through `watcher`,
+    // which must outlive it. A guest connection goes to the outgoing link for its (CID, port),
+    // else to `connector`, else it is refused.
     static Result<std::unique_ptr<VsockDevice>> create(std::uint64_t guest_cid, base::UniqueFd listener,
-                                                       HostWatcher& watcher, Connector connector);
+                                                       HostWatcher& watcher, Connector connector,
+                                                       std::vector<Link> links = {});
 
     std::uint32_t device_id() const override { return VIRTIO_ID_VSOCK; }
     std::uint64_t features() const override;
@@ -73,7 +88,8 @@ public:
     std::size_t connections() const { return m_conns.size(); }
 
 private:
-    VsockDevice(std::uint64_t guest_cid, base::UniqueFd listener, HostWatcher& watcher, Connector connector);
+    VsockDevice(std::uint64_t guest_cid, base::UniqueFd listener, HostWatcher& watcher, Connector connector,
+                std::vector<Link> links);
 
     struct Key {
         std::uint64_t peer_cid;
@@ -107,6 +123,9 @@ private:
     void flush(Connection& c);
     void shutdown_from_guest(Connection& c, std::uint32_t flags);
     void open_from_guest(const Header& h);
+    bool open_through_link(const Link& link, const Header& h);
+    void accept_link(std::size_t index);
+    void on_confirm(Connection& c);
     void settle(Connection& c);  // ends a connection both sides are done with
     void close(Connection& c, bool rst);
     Connection* find(const Key& k);
@@ -119,6 +138,7 @@ private:
     base::UniqueFd m_listener;
     HostWatcher& m_watcher;
     Connector m_connector;
+    std::vector<Link> m_links;
     std::function<void(std::uint64_t, std::uint32_t)> m_refused;
     std::uint64_t m_dropped = 0;
 

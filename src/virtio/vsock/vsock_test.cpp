@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/vsock_link.hpp"
 #include "virtio/testing/fake_guest.hpp"
 #include "virtio/vsock/host_line.hpp"
 #include "virtio/vsock/packet.hpp"
@@ -27,9 +28,10 @@ namespace {
 constexpr std::uint64_t k_cid = 7;
 constexpr std::uint32_t k_rx_len = 44 + 4096;
 
-Header from_guest(std::uint16_t op, std::uint32_t src_port, std::uint32_t dst_port, std::uint64_t dst = 2)
+Header from_guest(std::uint16_t op, std::uint32_t src_port, std::uint32_t dst_port, std::uint64_t dst = 2,
+                  std::uint64_t src = k_cid)
 {
-    return Header{.src_cid = k_cid, .dst_cid = dst, .src_port = src_port, .dst_port = dst_port, .len = 0,
+    return Header{.src_cid = src, .dst_cid = dst, .src_port = src_port, .dst_port = dst_port, .len = 0,
                   .type = VIRTIO_VSOCK_TYPE_STREAM, .op = op, .flags = 0, .buf_alloc = 1 << 20, .fwd_cnt = 0};
 }
 
@@ -153,13 +155,14 @@ bool peer_closed(int fd)
 // A vsock device on three FakeGuest queues in one memory; the test plays the driver.
 class Harness {
 public:
-    explicit Harness(VsockDevice::Connector connector = {}, UniqueFd listener = {})
+    explicit Harness(VsockDevice::Connector connector = {}, UniqueFd listener = {}, std::uint64_t cid = k_cid,
+                     std::vector<VsockDevice::Link> links = {})
         : rx(64, 8 << 20), tx(rx.mem(), 0x3000, 64), ev(rx.mem(), 0x6000, 64)
     {
-        auto d = VsockDevice::create(k_cid, std::move(listener), watcher, std::move(connector));
+        auto d = VsockDevice::create(cid, std::move(listener), watcher, std::move(connector), std::move(links));
         EXPECT_TRUE(d.has_value());
         dev = std::move(d).value();
-        dev->set_refused_hook([this](std::uint64_t cid, std::uint32_t port) { refused.push_back({cid, port}); });
+        dev->set_refused_hook([this](std::uint64_t to, std::uint32_t port) { refused.push_back({to, port}); });
         const std::uint64_t f = feature_bit(VIRTIO_F_VERSION_1);
         std::vector<std::optional<Queue>> qs;
         for (FakeGuest* g : {&rx, &tx, &ev}) qs.push_back(std::move(Queue::create(rx.mem(), g->config(), 256, f)).value());
@@ -543,4 +546,149 @@ TEST(VsockDevice, UnusableReceiveBuffersAreReturnedEmpty)
     EXPECT_EQ(t.notifier.needs_reset, 0);
 }
 
+// Two guests joined by a channel: A (CID 7) may connect to port 6379 of B (CID 8).
+struct Channel {
+    int a_link = -1, b_link = -1;  // before a and b, which set them as they are made
+    Harness a, b;
+    static std::vector<VsockDevice::Link> link(bool outgoing, std::uint64_t peer, int& fd, UniqueFd end)
+    {
+        fd = end.get();
+        std::vector<VsockDevice::Link> v;
+        v.push_back({std::move(end), outgoing, peer, 6379});
+        return v;
+    }
+    static std::pair<UniqueFd, UniqueFd> seqpacket_pair()
+    {
+        int fds[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+        return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+    }
+    explicit Channel(std::pair<UniqueFd, UniqueFd> ends = seqpacket_pair())
+        : a({}, {}, 7, link(true, 8, a_link, std::move(ends.first))), b({}, {}, 8, link(false, 7, b_link, std::move(ends.second)))
+    {
+    }
+    // Delivers what crossed the link and the streams: every watched descriptor is ready.
+    void pump()
+    {
+        for (int round = 0; round < 4; ++round)
+            for (Harness* h : {&a, &b}) {
+                const auto tokens = h->watcher.tokens;
+                for (const auto& [fd, token] : tokens) h->dev->host_ready(token);
+            }
+    }
+};
+
+Header from(std::uint64_t src, std::uint16_t op, std::uint32_t src_port, std::uint64_t dst, std::uint32_t dst_port)
+{
+    return from_guest(op, src_port, dst_port, dst, src);
+}
+
+TEST(VsockChannel, GuestsConnectAcrossTheLinkAndTalkBothWays)
+{
+    Channel c;
+    c.a.send(from(7, VIRTIO_VSOCK_OP_REQUEST, 5000, 8, 6379));
+    EXPECT_TRUE(c.a.received().empty()) << "no answer before B's guest accepts";
+    c.pump();
+    auto got = c.b.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_REQUEST);
+    EXPECT_EQ(got[0].h.src_cid, 7u);
+    EXPECT_EQ(got[0].h.src_port, 5000u);
+    EXPECT_EQ(got[0].h.dst_cid, 8u);
+    EXPECT_EQ(got[0].h.dst_port, 6379u);
+    c.b.send(from(8, VIRTIO_VSOCK_OP_RESPONSE, 6379, 7, 5000));
+    c.pump();
+    got = c.a.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_RESPONSE);
+    EXPECT_EQ(got[0].h.src_cid, 8u);
+    EXPECT_EQ(got[0].h.src_port, 6379u);
+
+    c.a.send(from(7, VIRTIO_VSOCK_OP_RW, 5000, 8, 6379), "ping");
+    c.pump();
+    got = c.b.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].payload, "ping");
+    EXPECT_EQ(got[0].h.src_cid, 7u);
+    c.b.send(from(8, VIRTIO_VSOCK_OP_RW, 6379, 7, 5000), "pong");
+    c.pump();
+    got = c.a.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].payload, "pong");
+
+    // A closes: B's guest hears the end, then its close completes with RST.
+    Header shut = from(7, VIRTIO_VSOCK_OP_SHUTDOWN, 5000, 8, 6379);
+    shut.flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND;
+    c.a.send(shut);
+    c.pump();
+    got = c.b.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+}
+
+TEST(VsockChannel, OnlyTheChannelsPortAndOnlyWhenAccepted)
+{
+    Channel c;
+    c.a.send(from(7, VIRTIO_VSOCK_OP_REQUEST, 5000, 8, 22));  // no channel to port 22
+    c.a.send(from(7, VIRTIO_VSOCK_OP_REQUEST, 5001, 9, 6379));  // nor to CID 9
+    auto got = c.a.received();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_RST);
+    EXPECT_EQ(got[1].h.op, VIRTIO_VSOCK_OP_RST);
+    ASSERT_EQ(c.a.refused.size(), 2u);
+    EXPECT_EQ(c.a.refused[0], (std::pair<std::uint64_t, std::uint32_t>{8, 22}));
+    c.pump();
+    EXPECT_TRUE(c.b.received().empty());
+
+    // B's guest refuses: A's guest gets RST.
+    c.a.send(from(7, VIRTIO_VSOCK_OP_REQUEST, 5002, 8, 6379));
+    c.pump();
+    got = c.b.received();
+    ASSERT_EQ(got.size(), 1u);
+    c.b.send(from(8, VIRTIO_VSOCK_OP_RST, 6379, 7, 5002));
+    c.pump();
+    got = c.a.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_RST);
+    EXPECT_EQ(c.a.dev->connections(), 0u);
+    EXPECT_EQ(c.b.dev->connections(), 0u);
+
+    // A process on A's side that lies about the port gets nothing to B's guest; B never
+    // connects out over an incoming link.
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    UniqueFd mine(sv[0]), theirs(sv[1]);
+    ASSERT_TRUE(moat::protocol::send_link_open(c.a_link, {5003, 22}, theirs.get()).has_value());
+    theirs.reset();
+    c.pump();
+    EXPECT_TRUE(c.b.received().empty());
+    EXPECT_TRUE(peer_closed(mine.get()));
+    c.b.send(from(8, VIRTIO_VSOCK_OP_REQUEST, 6000, 7, 6379));
+    got = c.b.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_RST);
+}
+
+TEST(VsockChannel, APeerThatDiesEndsItsConnections)
+{
+    Channel c;
+    c.a.send(from(7, VIRTIO_VSOCK_OP_REQUEST, 5000, 8, 6379));
+    c.pump();
+    ASSERT_EQ(c.b.received().size(), 1u);
+    c.b.send(from(8, VIRTIO_VSOCK_OP_RESPONSE, 6379, 7, 5000));
+    c.pump();
+    ASSERT_EQ(c.a.received().size(), 1u);
+    c.a.dev->reset();  // A's process ends: its streams close
+    c.pump();
+    auto got = c.b.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+    // B's guest writes on: the stream is gone, so the connection is reset.
+    c.b.send(from(8, VIRTIO_VSOCK_OP_RW, 6379, 7, 5000), "anyone?");
+    got = c.b.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_RST);
+}
+
 }  // namespace
+
