@@ -28,7 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                again->initrd == d->initrd && a.disks == l.disks && a.supervision == l.supervision &&
                a.verbose == l.verbose && a.jail == l.jail && a.uid_base == l.uid_base &&
                a.vsock_cid == l.vsock_cid && again->vsock_listener == d->vsock_listener &&
-               again->vsock_connector == d->vsock_connector);
+               again->vsock_connector == d->vsock_connector && a.channels == l.channels);
+    MOAT_CHECK(l.channels.size() <= k_max_launch_channels && (l.channels.empty() || l.vsock_cid != 0));
+    for (const ChannelEnd& c : l.channels) MOAT_CHECK(check_cid(c.peer_cid) && c.peer_cid != l.vsock_cid);
     MOAT_CHECK(a.input_names.size() == l.input_names.size());
     return 0;
 }

@@ -1,6 +1,7 @@
 /* moat-vsock: the default guest's vsock tool, and the host side of the tests (static, no libs).
  *
- *   moat-vsock listen PORT          guest: accept one vsock connection on PORT and echo it back
+ *   moat-vsock listen PORT [N]      guest: accept N (default 1) vsock connections on PORT, each
+ *                                   echoed back by a process of its own, and wait for them all
  *   moat-vsock connect CID PORT     guest: connect to (CID, PORT); stdin to it, it to stdout
  *   moat-vsock host-connect PATH PORT
  *                                   host: through `moat run --vsock PATH` to the guest's PORT
@@ -105,16 +106,27 @@ static int unix_socket(const char *path, struct sockaddr_un *sa)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "listen") == 0) {
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "listen") == 0) {
         int l = socket(AF_VSOCK, SOCK_STREAM, 0);
         struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port_arg(argv[2])};
-        if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 4) != 0) fail("listen");
+        unsigned n = argc == 4 ? port_arg(argv[3]) : 1, failed = 0;
+        if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 16) != 0) fail("listen");
         printf("moat-guest: vsock listening on %u\n", a.svm_port);
         fflush(stdout);
-        int c = accept(l, NULL, NULL);
-        if (c < 0) fail("accept");
-        copy(c, 0, 1, 1);
-        return 0;
+        for (unsigned i = 0; i < n; ++i) {
+            int c = accept(l, NULL, NULL);
+            if (c < 0) fail("accept");
+            pid_t p = fork();
+            if (p < 0) fail("fork");
+            if (p == 0) {
+                copy(c, 0, 1, 1);
+                _exit(0);
+            }
+            close(c);
+        }
+        for (int status; wait(&status) > 0;)
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+        return failed ? 1 : 0;
     }
     if (argc == 4 && strcmp(argv[1], "connect") == 0) {
         int s = socket(AF_VSOCK, SOCK_STREAM, 0);

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/result.hpp"
 #include "jail/seccomp.hpp"
@@ -36,7 +37,7 @@ struct Plan {
                                    // a missing cgroup (a monitor says that once per system)
     int monitor = -1;              // the socket to the monitor (the VMM thread's filter), or -1
     bool vsock = false;            // the VM has a vsock device: its calls are allowed
-    int vsock_connector = -1;      // the socket to its connector, or -1
+    std::vector<int> receive;      // sockets it receives descriptors on (FilterTarget::receive)
 };
 
 struct Jailed {

@@ -1,6 +1,7 @@
 // The allow-lists. Each entry is one system call with the arguments it is pinned to and why the
 // role needs it; anything else kills the process. Not allowed in any role: open*, socket and
-// connect (but in the vsock connector, which runs outside the jail), execve, fork/clone, ptrace, mount, bpf, kill of another process, mprotect/mmap with
+// connect (but in the vsock connector, which runs outside the jail), socketpair (but Unix ones
+// in a VM with channels), execve, fork/clone, ptrace, mount, bpf, kill of another process, mprotect/mmap with
 // PROT_EXEC, ioctl outside the listed requests.
 #include "jail/seccomp.hpp"
 
@@ -37,7 +38,9 @@ enum class Only : std::uint8_t {
     TermIoctls,    // arg1 is TCSETS or TCGETS (glibc's tcsetattr reads the mode back)
     ConsoleFcntl,  // arg1 is F_GETFL, F_SETFL or F_DUPFD_CLOEXEC
     Vsock,         // only in a VM with a vsock device, any arguments
-    Connector,     // arg0 is the socket between the VM process and the vsock connector
+    VsockUnix,     // only in a VM with a vsock device, arg0 (domain) AF_UNIX
+    Connector,     // arg0 is the connector's socket to the VM process
+    Receive,       // arg0 is one of FilterTarget::receive
     Unix,          // arg0 (domain) is AF_UNIX
 };
 
@@ -68,9 +71,10 @@ const Entry k_vmm[] = {
     MOAT_CALL(epoll_ctl, Any, "console clients come and go"),
     MOAT_CALL(sendto, Monitor, "reports to the monitor"),
     MOAT_CALL(recvmsg, Monitor, "console clients the monitor hands over"),
-    MOAT_CALL(recvmsg, Connector, "host sockets the vsock connector hands over"),
+    MOAT_CALL(recvmsg, Receive, "host sockets from the vsock connector, connections over channels"),
     MOAT_CALL(accept4, Vsock, "host programs connecting to the vsock listener"),
     MOAT_CALL(shutdown, Vsock, "a guest's vsock SHUTDOWN half-closes its host socket"),
+    MOAT_CALL(socketpair, VsockUnix, "a guest's connection across a channel is a Unix stream socketpair"),
     MOAT_CALL(fcntl, ConsoleFcntl, "a console client: its output descriptor, O_NONBLOCK"),
     MOAT_CALL(close, Any, "a console client leaves; descriptors at the end"),
     MOAT_CALL(futex, Any, "locks shared with the vCPU threads; joining them"),
@@ -187,9 +191,14 @@ int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
     case Only::TermIoctls: return add_each_arg1(ctx, e.nr, {TCSETS, TCGETS});
     case Only::ConsoleFcntl: return add_each_arg1(ctx, e.nr, {F_GETFL, F_SETFL, F_DUPFD_CLOEXEC});
     case Only::Vsock: return t.vsock ? add(ctx, e.nr, {}) : 0;
+    case Only::VsockUnix: return t.vsock ? add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}) : 0;
     case Only::Connector:
         return t.connector < 0 ? 0 : add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(t.connector))});
     case Only::Unix: return add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)});
+    case Only::Receive:
+        for (int fd : t.receive)
+            if (int r = add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(fd))}); r != 0) return r;
+        return 0;
     }
     return -EINVAL;
 }

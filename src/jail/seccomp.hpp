@@ -29,7 +29,10 @@ struct FilterTarget {
     pid_t child = 0;    // Reaper: the VM process it waits for
     int monitor = -1;   // Vmm: the socket to the monitor, or -1 when there is none
     bool vsock = false;  // Vmm, Vcpu: the VM has a vsock device (its calls are allowed only then)
-    int connector = -1;  // Vmm, Connector: the socket between them, or -1 when there is none
+    int connector = -1;  // Connector: its socket to the VM process
+    // Vmm: the sockets besides the monitor's it receives descriptors on (its vsock connector's,
+    // its channels' incoming links).
+    std::vector<int> receive{};
 };
 
 // One allowed system call of a role, for tests and for `moat-vmm`'s debug output.

@@ -75,6 +75,9 @@ TEST(SeccompLists, NoRoleOpensExecsForksTracesMountsOrLoadsBpf)
             // The vsock connector, outside the jail, makes Unix sockets and connects them (its
             // filter pins socket's domain to AF_UNIX: AllowedCallsRunAndForbiddenOnesKill).
             if (r == Role::Connector && (nr == SCMP_SYS(socket) || nr == SCMP_SYS(connect))) continue;
+            // A VM with channels makes a Unix socketpair per connection across one (pinned to
+            // AF_UNIX and to VMs with a vsock device: VsockCallsOnlyWithAVsockDevice).
+            if (r == Role::Vmm && nr == SCMP_SYS(socketpair)) continue;
             EXPECT_FALSE(allows(r, nr)) << to_string(r) << " allows system call " << nr;
         }
     // kill only in the reaper (to its child and itself, see below); tgkill only in the VMM thread.
@@ -90,7 +93,7 @@ int run_filtered(Role role, const std::function<int()>& body, pid_t target_child
 {
     const pid_t pid = ::fork();
     if (pid == 0) {
-        auto f = compile(role, {::getpid(), target_child, 3, vsock, 4});
+        auto f = compile(role, {::getpid(), target_child, 3, vsock, 4, {4, 5}});
         if (!f || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !install(*f)) ::_exit(100);
         const int code = body();
         // A vCPU thread may only end itself (exit); the others end the process (exit_group).
@@ -175,13 +178,13 @@ TEST(SeccompFilters, ArgumentsArePinned)
 
 TEST(SeccompFilters, VsockCallsOnlyWithAVsockDevice)
 {
-    auto accept = [] { return ::accept4(5, nullptr, nullptr, 0) < 0 ? 21 : 22; };
+    auto accept = [] { return ::accept4(6, nullptr, nullptr, 0) < 0 ? 21 : 22; };
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, accept)));
     EXPECT_EQ(exit_code(run_filtered(Role::Vmm, accept, 0, true)), 21);  // EBADF, not a kill
     auto close5 = [] { return ::close(5) < 0 ? 23 : 24; };
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, close5)));
     EXPECT_EQ(exit_code(run_filtered(Role::Vcpu, close5, 0, true)), 23);
-    // recvmsg on the connector's socket (fd 4) and the monitor's (fd 3), nowhere else.
+    // recvmsg on the monitor's socket (fd 3) and those listed (the connector's, links: 4, 5).
     auto recv_on = [](int fd) {
         return [fd] {
             msghdr m{};
@@ -190,7 +193,17 @@ TEST(SeccompFilters, VsockCallsOnlyWithAVsockDevice)
     };
     EXPECT_EQ(exit_code(run_filtered(Role::Vmm, recv_on(4), 0, true)), 25);
     EXPECT_EQ(exit_code(run_filtered(Role::Vmm, recv_on(3), 0, true)), 25);
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, recv_on(5), 0, true)), 25);
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, recv_on(6), 0, true)));
+    auto pair = [](int domain) {
+        return [domain] {
+            int sv[2];
+            return ::socketpair(domain, SOCK_STREAM, 0, sv) == 0 ? 29 : 30;
+        };
+    };
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, pair(AF_UNIX), 0, true)), 29);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, pair(AF_UNIX))));
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, pair(AF_INET), 0, true)));
     // The connector: Unix sockets only, and requests only on its socket.
     EXPECT_EQ(exit_code(run_filtered(Role::Connector, [] { return ::socket(AF_UNIX, SOCK_STREAM, 0) >= 0 ? 27 : 28; })), 27);
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Connector, [] { return ::socket(AF_VSOCK, SOCK_STREAM, 0); })));

@@ -146,7 +146,7 @@ void System::handle_request(Client& c, const Request& r)
         // The client's connection itself goes to the VM process, which streams the console
         // over it; the monitor keeps no copy and never sees the bytes.
         reply(c, R"({"ok":true})");
-        const protocol::Report msg{static_cast<std::uint32_t>(protocol::ReportKind::AttachConsole), 0, 0};
+        const protocol::Report msg{static_cast<std::uint32_t>(protocol::ReportKind::AttachConsole), 0, 0, 0};
         const int fds[] = {c.fd.get()};
         if (auto s = protocol::send_message(vm->sock.get(), std::as_bytes(std::span(&msg, 1)), fds); !s)
             report(vm->spec->name + ": attaching a console: " + describe(s.error()));

@@ -16,6 +16,7 @@
 // to the terminal and log files, and the only thing a VM process sends back is a fixed-size
 // Report whose every field is range-checked.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -136,9 +137,35 @@ Result<void> System::open_files()
         if (!v.log.valid()) return fail_errno_in("'" + m_options.state_dir + "/" + log_name + "'");
         m_vms.push_back(std::move(v));
     }
+    MOAT_TRY(open_channels());
     // Last, so that every file of the manifest is named first when it is wrong.
     m_kvm = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
     if (!m_kvm.valid()) return fail_with(Errc::Io, protocol::dev_kvm_error(errno));
+    return {};
+}
+
+// One link per channel the policy allowed (every one, or the system was refused): the source's
+// end outgoing, the destination's incoming. The monitor keeps both ends for restarts and is in
+// no connection's path (protocol/vsock_link.hpp).
+Result<void> System::open_channels()
+{
+    for (const auto& c : m_manifest.channels) {
+        const std::string name = "channel from " + c.from + " to " + c.to + " port " + std::to_string(c.port);
+        if (c.kind == policy::ChannelKind::Pump)
+            return fail_with(Errc::Unsupported, m_manifest.where(c.line, "channel") + ": " + name +
+                                                    ": a pump is not carried yet (only two-way channels)");
+        Vm& from = m_vms[c.from_index];
+        Vm& to = m_vms[c.to_index];
+        if (from.links.size() == protocol::k_max_launch_channels || to.links.size() == protocol::k_max_launch_channels)
+            return fail_with(Errc::InvalidInput, m_manifest.where(c.line, "channel") + ": more than " +
+                                                     std::to_string(protocol::k_max_launch_channels) + " channels for one VM");
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno_in(name);
+        from.links.emplace_back(sv[0]);
+        from.channels.push_back({true, to.spec->cid, c.port});
+        to.links.emplace_back(sv[1]);
+        to.channels.push_back({false, from.spec->cid, c.port});
+    }
     return {};
 }
 

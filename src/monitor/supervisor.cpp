@@ -103,6 +103,7 @@ protocol::VmLaunch launch_for(const policy::VmSpec& spec, const SystemOptions& o
         l.disks.push_back(spec.disks[i].mode);
         l.input_names["disk " + std::to_string(i)] = "volume '" + spec.disks[i].volume + "'";
     }
+    l.vsock_cid = spec.cid;  // every VM of a system has one: refused connections are audited too
     return l;
 }
 
@@ -145,10 +146,16 @@ Result<void> System::spawn(Vm& v)
     // The record authorising the hand-over is durable before the descriptors leave.
     std::string disks;
     for (const auto& d : spec.disks) disks += (disks.empty() ? "" : ",") + d.volume + ":" + to_string(d.mode);
+    std::string channels;
+    for (const auto& c : v.channels)
+        channels += (channels.empty() ? "" : ",") + std::string(c.outgoing ? "to:" : "from:") + std::to_string(c.peer_cid) +
+                    ":" + std::to_string(c.port);
     if (!audit("vm.start", {{"vm", std::string_view(spec.name)},
                             {"pid", std::int64_t{pid}},
                             {"label", std::string_view(policy::format_label(m_manifest.lattice, spec.label))},
                             {"disks", std::string_view(disks)},
+                            {"cid", std::int64_t(spec.cid)},
+                            {"channels", std::string_view(channels)},
                             {"attempt", std::int64_t{v.restarts}}})) {
         ::kill(pid, SIGKILL);
         return fail(Errc::Io, "the audit log failed");
@@ -156,7 +163,10 @@ Result<void> System::spawn(Vm& v)
     protocol::LaunchFds fds{m_kvm.get(), v.kernel.get(), v.initrd.valid() ? v.initrd.get() : -1, {}, STDOUT_FILENO,
                             v.log.get()};
     for (const auto& d : v.disks) fds.disks.push_back(d.get());
-    if (auto r = protocol::send_launch(v.sock.get(), launch_for(spec, m_options, m_manifest.uid_base), fds); !r) {
+    for (const auto& l : v.links) fds.channels.push_back(l.get());
+    auto launch = launch_for(spec, m_options, m_manifest.uid_base);
+    launch.channels = v.channels;
+    if (auto r = protocol::send_launch(v.sock.get(), launch, fds); !r) {
         report(spec.name + ": handing over descriptors: " + describe(r.error()));
         ::kill(pid, SIGKILL);  // its exit is reaped and audited like any other
         return {};
@@ -255,12 +265,17 @@ void System::on_vm_report(std::uint32_t index)
     }
     if (n < 0) return;
     const auto& disks = v.spec->disks;
+    if (n == static_cast<ssize_t>(sizeof r) && r.kind == static_cast<std::uint32_t>(protocol::ReportKind::RefusedConnection) &&
+        r.count != 0 && r.cid <= 0xffffffff) {
+        on_refused_connection(v, r);
+        return;
+    }
     if (n != static_cast<ssize_t>(sizeof r) || r.kind != static_cast<std::uint32_t>(protocol::ReportKind::DeniedWrite) ||
-        r.disk >= disks.size() || r.count == 0 || disks[r.disk].mode != DiskAccess::ReadOnly) {
+        r.item >= disks.size() || r.count == 0 || disks[r.item].mode != DiskAccess::ReadOnly) {
         audit("vm.bad_report", {{"vm", std::string_view(v.spec->name)}, {"bytes", std::int64_t{n}}});
         return;
     }
-    const std::string& volume = disks[r.disk].volume;
+    const std::string& volume = disks[r.item].volume;
     const auto count = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
     audit("vm.denied_write", {{"vm", std::string_view(v.spec->name)},
                               {"volume", std::string_view(volume)},
@@ -269,6 +284,20 @@ void System::on_vm_report(std::uint32_t index)
                               {"detail", "read-only attach: the guest's writes fail with an I/O error"}});
     report(v.spec->name + ": " + std::to_string(count) + (count == 1 ? " write" : " writes") + " to read-only volume " +
            volume + " refused");
+}
+
+// A VM process refused its guest's vsock connections for want of a channel: counted there, at
+// most one report a second; the CID and port are the last one's.
+void System::on_refused_connection(const Vm& v, const protocol::Report& r)
+{
+    const auto count = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
+    audit("vm.refused_connection", {{"vm", std::string_view(v.spec->name)},
+                                    {"count", count},
+                                    {"cid", static_cast<std::int64_t>(r.cid)},
+                                    {"port", std::int64_t{r.item}},
+                                    {"detail", "no channel in the manifest: the guest's connection was reset"}});
+    report(v.spec->name + ": " + std::to_string(count) + (count == 1 ? " connection" : " connections") +
+           " without a channel refused (the last to CID " + std::to_string(r.cid) + " port " + std::to_string(r.item) + ")");
 }
 
 void System::loop()

@@ -19,6 +19,8 @@
 #include "monitor/control.hpp"
 #include "monitor/system.hpp"
 #include "protocol/fdpass.hpp"
+#include "protocol/launch.hpp"
+#include "protocol/report.hpp"
 
 namespace moat::monitor {
 
@@ -38,6 +40,9 @@ struct Vm {
     const policy::VmSpec* spec = nullptr;
     UniqueFd kernel, initrd, log;
     std::vector<UniqueFd> disks;
+    // Its ends of its channels' links (protocol/vsock_link.hpp), kept for its restarts.
+    std::vector<protocol::ChannelEnd> channels;
+    std::vector<UniqueFd> links;
     VmState state = VmState::Starting;
     pid_t pid = -1;
     UniqueFd sock;  // the monitor's end of the socketpair
@@ -81,12 +86,14 @@ private:
     Result<std::size_t> decide_all();  // the number of denials, each reported
     Result<void> check_sizes() const;
     Result<void> open_files();
+    Result<void> open_channels();
     Result<void> listen_control();
     Result<void> spawn(Vm& v);
     pid_t fork_vm_process(const Vm& v, int their_sock);
     void loop();
     void on_child_exit(pid_t pid, int status);
     void on_vm_report(std::uint32_t index);
+    void on_refused_connection(const Vm& v, const protocol::Report& r);
     void on_accept();
     void on_client(std::uint32_t id);
     void handle_request(Client& c, const Request& r);

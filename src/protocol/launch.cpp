@@ -26,6 +26,9 @@ std::string encode_launch(const VmLaunch& l, bool initrd, bool listener, bool co
     s += "uidbase " + std::to_string(l.uid_base) + "\n";
     if (l.vsock_cid != 0)
         s += "vsock " + std::to_string(l.vsock_cid) + (listener ? " 1" : " 0") + (connector ? " 1\n" : " 0\n");
+    for (const ChannelEnd& c : l.channels)
+        s += std::string("channel ") + (c.outgoing ? "out " : "in ") + std::to_string(c.peer_cid) + " " +
+             std::to_string(c.port) + "\n";
     for (const auto& [input, text] : l.input_names) {
         std::string t = text;
         std::replace(t.begin(), t.end(), '\n', '?');
@@ -47,8 +50,13 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
     if (monitored != (fds.console_out >= 0) || monitored != (fds.console_log >= 0))
         return fail(Errc::InvalidInput, "launch: console descriptors go with a monitored VM, and only with one");
     if (l.vsock_cid != 0 && !check_cid(l.vsock_cid)) return fail(Errc::InvalidInput, "launch: vsock CID out of range");
-    if (l.vsock_cid == 0 && (fds.vsock_listener >= 0 || fds.vsock_connector >= 0))
-        return fail(Errc::InvalidInput, "launch: vsock descriptors without a vsock CID");
+    if (l.vsock_cid == 0 && (fds.vsock_listener >= 0 || fds.vsock_connector >= 0 || !l.channels.empty()))
+        return fail(Errc::InvalidInput, "launch: vsock descriptors or channels without a vsock CID");
+    if (l.channels.size() > k_max_launch_channels || fds.channels.size() != l.channels.size())
+        return fail(Errc::InvalidInput, "launch: not one link per channel, or too many channels");
+    for (const ChannelEnd& c : l.channels)
+        if (!check_cid(c.peer_cid) || c.peer_cid == l.vsock_cid || c.port == 0xffffffff)
+            return fail(Errc::InvalidInput, "launch: a channel's CID or port is out of range");
 
     std::vector<int> raw{fds.kvm, fds.kernel};
     if (fds.initrd >= 0) raw.push_back(fds.initrd);
@@ -59,6 +67,7 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
     }
     for (int fd : {fds.vsock_listener, fds.vsock_connector})
         if (fd >= 0) raw.push_back(fd);
+    raw.insert(raw.end(), fds.channels.begin(), fds.channels.end());
     const std::string payload = encode_launch(l, fds.initrd >= 0, fds.vsock_listener >= 0, fds.vsock_connector >= 0);
     return send_message(sock, std::as_bytes(std::span(payload.data(), payload.size())), raw);
 }

@@ -31,6 +31,17 @@ enum class Supervision : std::uint8_t {
     Monitored,
 };
 
+// One end of a channel's link (protocol/vsock_link.hpp): through an outgoing one this VM's guest
+// may connect to `port` of the VM with `peer_cid`; through an incoming one that VM's guest may
+// connect to this guest's `port`.
+struct ChannelEnd {
+    bool outgoing = true;
+    std::uint64_t peer_cid = 0;  // check_cid
+    std::uint32_t port = 0;
+    bool operator==(const ChannelEnd&) const = default;
+};
+inline constexpr std::size_t k_max_launch_channels = 256;
+
 struct VmLaunch {
     std::string name;  // the VM's name in a system; "" for `moat run`
     std::string cmdline;
@@ -47,6 +58,7 @@ struct VmLaunch {
     // descriptors (LaunchFds): a listener for host programs, a connector for the guest's own
     // connections (protocol/host_connect.hpp).
     std::uint64_t vsock_cid = 0;
+    std::vector<ChannelEnd> channels;  // with a vsock CID only; each with its link (LaunchFds)
     // How messages name an input at fault, keyed as the VM process reports it ("kernel",
     // "initrd", "memory", "disk N"): e.g. "--kernel 'bzImage'". Missing keys print as the key.
     std::map<std::string, std::string> input_names;
@@ -64,6 +76,7 @@ struct LaunchFds {
     int console_log = -1;
     int vsock_listener = -1;   // optional, with a vsock CID only
     int vsock_connector = -1;  // likewise
+    std::vector<int> channels{};  // one link per VmLaunch::channels entry
 };
 
 // Checks the launch (limits, one descriptor per disk, console descriptors exactly when
@@ -79,7 +92,8 @@ inline constexpr int k_launch_fd = 3;
 // (the monitor calls it between fork and exec). False when the descriptor could not be moved.
 bool install_launch_socket(int fd);
 
-// The wire form ("vsock CID L C": L and C say whether a listener and a connector follow). The command line is the last field and runs to the message's final newline,
+// The wire form ("vsock CID L C": L and C say whether a listener and a connector follow;
+// "channel out|in CID PORT" for each channel end, whose link follows them). The command line is the last field and runs to the message's final newline,
 // so it may hold any byte; an input name's newlines are sent as '?' (they only appear in
 // messages). `initrd` says whether an initrd descriptor follows the kernel's. The receiving
 // side (decode_launch, receive_launch) is in launch_receive.hpp: the monitor only sends.

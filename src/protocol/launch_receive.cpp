@@ -65,6 +65,19 @@ bool decode_field(Decoded& d, std::string_view key, std::string_view value)
             !flag(flags.substr(2, 1), d.vsock_connector))
             return false;
         l.vsock_cid = cid;
+    } else if (key == "channel") {
+        // "out|in CID PORT"
+        ChannelEnd c;
+        c.outgoing = value.starts_with("out ");
+        if (!c.outgoing && !value.starts_with("in ")) return false;
+        value.remove_prefix(c.outgoing ? 4 : 3);
+        const auto sp = value.find(' ');
+        std::uint64_t port = 0;
+        if (sp == std::string_view::npos || !number(value.substr(0, sp), c.peer_cid) || !check_cid(c.peer_cid) ||
+            !number(value.substr(sp + 1), port) || port >= 0xffffffff || l.channels.size() == k_max_launch_channels)
+            return false;
+        c.port = static_cast<std::uint32_t>(port);
+        l.channels.push_back(c);
     } else if (key == "input") {
         const auto eq = value.find('=');
         if (eq == 0 || eq == std::string_view::npos || l.input_names.size() == k_max_launch_input_names) return false;
@@ -99,6 +112,9 @@ Result<Decoded> decode_launch(std::string_view text)
         have_cmdline = have_cmdline || key == "cmdline";
     }
     if (!have_name || !have_memory || !have_cmdline) return fail(Errc::InvalidInput, "launch message incomplete");
+    if (!d.vm.channels.empty() && d.vm.vsock_cid == 0) return fail(Errc::InvalidInput, "launch message: channels without vsock");
+    for (const ChannelEnd& c : d.vm.channels)
+        if (c.peer_cid == d.vm.vsock_cid) return fail(Errc::InvalidInput, "launch message: a channel to itself");
     return d;
 }
 
@@ -106,7 +122,7 @@ std::size_t launch_fd_count(const Decoded& d)
 {
     const bool monitored = d.vm.supervision == Supervision::Monitored;
     return 2 + (d.initrd ? 1 : 0) + d.vm.disks.size() + (monitored ? 2 : 0) + (d.vsock_listener ? 1 : 0) +
-           (d.vsock_connector ? 1 : 0);
+           (d.vsock_connector ? 1 : 0) + d.vm.channels.size();
 }
 
 Result<Launch> receive_launch(int sock)
@@ -130,6 +146,7 @@ Result<Launch> receive_launch(int sock)
     }
     if (d.vsock_listener) l.vsock_listener = std::move(*next++);
     if (d.vsock_connector) l.vsock_connector = std::move(*next++);
+    for (std::size_t i = 0; i < d.vm.channels.size(); ++i) l.channels.push_back(std::move(*next++));
     l.vm = std::move(d.vm);
     return l;
 }

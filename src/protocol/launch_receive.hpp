@@ -17,6 +17,7 @@ struct Launch {
     std::vector<base::UniqueFd> disks;
     base::UniqueFd console_out, console_log;  // Monitored only
     base::UniqueFd vsock_listener, vsock_connector;  // optional, with a vsock CID only
+    std::vector<base::UniqueFd> channels;             // one link per VmLaunch::channels entry
 };
 
 // Receives and checks one launch. An empty message (the peer closed) is Errc::NotFound;

@@ -131,6 +131,12 @@ TEST(LaunchMessage, RefusesMalformed)
         "name web\nmemory 16777216\nvsock 3 1 2\ncmdline a\n",     // bad flag
         "name web\nmemory 16777216\nvsock 3 1  1\ncmdline a\n",    // extra space
         "name web\nmemory 16777216\nvsock x 1 1\ncmdline a\n",     // bad number
+        "name web\nmemory 16777216\nchannel out 4 80\ncmdline a\n",  // a channel without vsock
+        "name web\nmemory 16777216\nvsock 3 0 0\nchannel out 3 80\ncmdline a\n",  // to itself
+        "name web\nmemory 16777216\nvsock 3 0 0\nchannel up 4 80\ncmdline a\n",   // bad direction
+        "name web\nmemory 16777216\nvsock 3 0 0\nchannel in 2 80\ncmdline a\n",   // the host's CID
+        "name web\nmemory 16777216\nvsock 3 0 0\nchannel in 4 4294967295\ncmdline a\n",  // port -1
+        "name web\nmemory 16777216\nvsock 3 0 0\nchannel in 4\ncmdline a\n",      // no port
         "name web\ncmdline a\nmemory 1\n",                        // the command line runs to the end
         "cmdline",                                                // no value, no newline
     };
@@ -202,6 +208,19 @@ TEST(Launch, SendsEveryDescriptorInItsRole)
     ASSERT_TRUE(got.has_value());
     EXPECT_FALSE(got->vsock_listener.valid());
     EXPECT_EQ(inode(got->vsock_connector.get()), inode(connector.get()));
+
+    // Channel ends, each with its link, last.
+    base::UniqueFd link1 = file(), link2 = file();
+    l.channels = {{true, 43, 6379}, {false, 44, 5000}};
+    fds.channels = {link1.get(), link2.get()};
+    ASSERT_TRUE(send_launch(s.a.get(), l, fds));
+    got = receive_launch(s.b.get());
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->vm.channels, l.channels);
+    ASSERT_EQ(got->channels.size(), 2u);
+    EXPECT_EQ(inode(got->channels[0].get()), inode(link1.get()));
+    EXPECT_EQ(inode(got->channels[1].get()), inode(link2.get()));
+    EXPECT_EQ(inode(got->vsock_connector.get()), inode(connector.get()));
 }
 
 TEST(Launch, RefusesToSendAnInconsistentLaunch)
@@ -238,6 +257,18 @@ TEST(Launch, RefusesToSendAnInconsistentLaunch)
     VmLaunch host_cid = good;
     host_cid.vsock_cid = 2;
     EXPECT_TRUE(refused(host_cid, fds));
+    VmLaunch channel = good;
+    channel.vsock_cid = 3;
+    channel.channels = {{true, 4, 80}};
+    EXPECT_TRUE(refused(channel, fds));  // no link for it
+    LaunchFds with_link = fds;
+    with_link.channels = {0};
+    EXPECT_TRUE(send_launch(s.a.get(), channel, with_link).has_value());
+    channel.channels = {{true, 3, 80}};
+    EXPECT_TRUE(refused(channel, with_link));  // to itself
+    channel.vsock_cid = 0;
+    channel.channels = {{true, 4, 80}};
+    EXPECT_TRUE(refused(channel, with_link));  // without vsock
 }
 
 TEST(Launch, ReceiverRefusesDescriptorsThatDoNotMatch)

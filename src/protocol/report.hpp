@@ -10,15 +10,18 @@
 namespace moat::protocol {
 
 enum class ReportKind : std::uint32_t {
-    AttachConsole = 1,  // monitor -> VM: one descriptor, a console client's socket
-    DeniedWrite = 2,    // VM -> monitor: `count` guest writes to read-only disk `disk` refused
+    AttachConsole = 1,      // monitor -> VM: one descriptor, a console client's socket
+    DeniedWrite = 2,        // VM -> monitor: `count` guest writes to read-only disk `item` refused
+    RefusedConnection = 3,  // VM -> monitor: `count` guest vsock connections without a channel
+                            // refused, the last to (`cid`, port `item`)
 };
 
 struct Report {
     std::uint32_t kind;   // ReportKind
-    std::uint32_t disk;   // index into the VM's disks (DeniedWrite)
-    std::uint64_t count;  // DeniedWrite: refused requests since the last report
+    std::uint32_t item;   // DeniedWrite: index into the VM's disks; RefusedConnection: a port
+    std::uint64_t count;  // refusals since the last report of this kind
+    std::uint64_t cid;    // RefusedConnection: the CID the last refused connection was for
 };
-static_assert(sizeof(Report) == 16 && std::is_standard_layout_v<Report>);
+static_assert(sizeof(Report) == 24 && std::is_standard_layout_v<Report>);
 
 }  // namespace moat::protocol

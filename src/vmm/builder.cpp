@@ -179,10 +179,13 @@ Result<void> add_virtio_vsock(State& s, VmConfig& config)
         };
     }
     auto device = MOAT_TRY(virtio::vsock::VsockDevice::create(config.vsock_cid, std::move(config.vsock_listener),
-                                                              *slot.watcher, std::move(connect)));
-    device->set_refused_hook([](std::uint64_t cid, std::uint32_t port) {
+                                                              *slot.watcher, std::move(connect),
+                                                              std::move(config.vsock_links)));
+    State* st = &s;
+    device->set_refused_hook([st](std::uint64_t cid, std::uint32_t port) {
         MOAT_LOG_RATELIMITED(Info, "vsock: the guest's connection to CID %llu port %u was refused",
                              static_cast<unsigned long long>(cid), port);
+        st->note_refused_connection(cid, port);
     });
     // Each connection holds a socket, and a guest connection a second one for a moment.
     s.spare_fds += static_cast<int>(virtio::vsock::VsockDevice::k_max_connections) + 2;

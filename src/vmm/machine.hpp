@@ -14,6 +14,7 @@
 #include "base/unique_fd.hpp"
 #include "jail/seccomp.hpp"
 #include "virtio/block/block_device.hpp"
+#include "virtio/vsock/vsock_device.hpp"
 
 namespace moat::vmm {
 
@@ -50,6 +51,7 @@ struct VmConfig {
     std::uint64_t vsock_cid = 0;
     base::UniqueFd vsock_listener;
     base::UniqueFd vsock_connector;
+    std::vector<virtio::vsock::VsockDevice::Link> vsock_links;  // the VM's channels
     // A jailed process's seccomp filters (src/jail/jail.hpp): its threads install them, and the
     // process sets its last limits (jail::seal_limits), before the guest's first instruction.
     std::optional<jail::Filter> vcpu_filter;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "base/unique_fd.hpp"
@@ -96,6 +97,8 @@ struct Machine::State {
     // most once a second, so a guest hammering a read-only disk costs the monitor one audit
     // record per burst.
     std::vector<std::uint64_t> denied_writes;
+    std::uint64_t refused_connections = 0;  // vsock connections without a channel, likewise
+    std::pair<std::uint64_t, std::uint32_t> last_refused;  // (CID, port) of the last one
     base::UniqueFd report_timer;
     bool report_armed = false;
     base::UniqueFd stop_fd;
@@ -116,7 +119,9 @@ struct Machine::State {
     // monitor_link.cpp, event thread: counts a refused write to read-only disk `disk` and arms
     // the report timer; sends what was counted.
     void note_denied_write(std::size_t disk);
+    void note_refused_connection(std::uint64_t cid, std::uint32_t port);
     void send_reports();
+    void arm_report();  // the report timer, unless it runs
 };
 
 // vcpu.cpp: starts one thread per vCPU (they inherit the caller's signal mask) and stops and

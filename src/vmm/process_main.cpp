@@ -88,8 +88,10 @@ std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& w
         if (standalone) std::fprintf(stderr, "moat: warning: --no-jail: this VM process runs unjailed (for debugging only)\n");
         return std::nullopt;
     }
-    jail::Plan plan{vm.name, vm.uid_base, vm.memory, vm.cpus, standalone, c.monitor, c.vsock_cid != 0,
-                    c.vsock_connector.valid() ? c.vsock_connector.get() : -1};
+    jail::Plan plan{vm.name, vm.uid_base, vm.memory, vm.cpus, standalone, c.monitor, c.vsock_cid != 0, {}};
+    if (c.vsock_connector.valid()) plan.receive.push_back(c.vsock_connector.get());
+    for (const auto& link : c.vsock_links)
+        if (!link.outgoing) plan.receive.push_back(link.fd.get());
     auto jailed = jail::enter(plan);
     if (!jailed) {
         std::fprintf(stderr, "moat: %sjail: %s\n", who.c_str(), describe(jailed.error()).c_str());
@@ -146,6 +148,9 @@ int run(const char* argv_name)
     c.vsock_cid = vm.vsock_cid;
     c.vsock_listener = std::move(launch->vsock_listener);
     c.vsock_connector = std::move(launch->vsock_connector);
+    for (std::size_t i = 0; i < vm.channels.size(); ++i)
+        c.vsock_links.push_back({std::move(launch->channels[i]), vm.channels[i].outgoing, vm.channels[i].peer_cid,
+                                 vm.channels[i].port});
     c.cmdline = vm.cmdline;
     c.mem_bytes = vm.memory;
     c.vcpus = vm.cpus;
