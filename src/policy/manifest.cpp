@@ -185,11 +185,7 @@ Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::
             vm.cmdline = MOAT_TRY(c_string(*vv, sub));
             vm.cmdline_line = line_of(*vv);
         } else if (kname == "memory") {
-            const std::string text = MOAT_TRY(string(*vv, sub));
-            auto size = parse_size(text);
-            if (!size) return error(line_of(*vv), sub, "bad size " + quoted(text) + ": " + size.error().what);
-            if (auto ok = protocol::check_memory(*size); !ok) return error(line_of(*vv), sub, quoted(text) + " is " + ok.error().what);
-            vm.memory = *size;
+            vm.memory = MOAT_TRY(memory(*vv, sub));
             vm.memory_line = line_of(*vv);
         } else if (kname == "cpus") {
             vm.cpus = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, sub, 1, protocol::k_max_vcpus)));

@@ -36,7 +36,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/size.hpp"
 #include "policy/manifest.hpp"
+#include "protocol/limits.hpp"
 
 namespace moat::policy::manifest_detail {
 
@@ -205,6 +207,16 @@ private:
                                                           : " (declared in lattice.integrity)");
         }
         return error(line_of(n), key, detail);
+    }
+
+    // A VM's memory: a size protocol::check_memory accepts.
+    Result<std::uint64_t> memory(const toml::node& n, std::string_view key)
+    {
+        const std::string text = MOAT_TRY(string(n, key));
+        auto size = parse_size(text);
+        if (!size) return error(line_of(n), key, "bad size " + quoted(text) + ": " + size.error().what);
+        if (auto ok = protocol::check_memory(*size); !ok) return error(line_of(n), key, quoted(text) + " is " + ok.error().what);
+        return *size;
     }
 
     Result<std::vector<std::string>> name_list(const toml::node& n, std::string_view key)

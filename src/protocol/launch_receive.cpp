@@ -25,6 +25,37 @@ bool flag(std::string_view value, bool& out)
     return true;
 }
 
+// "vsock CID L C".
+bool decode_vsock(Decoded& d, std::string_view value)
+{
+    const auto sp = value.find(' ');
+    std::uint64_t cid = 0;
+    if (sp == std::string_view::npos || !number(value.substr(0, sp), cid) || !check_cid(cid)) return false;
+    const std::string_view flags = value.substr(sp + 1);
+    if (flags.size() != 3 || flags[1] != ' ' || !flag(flags.substr(0, 1), d.vsock_listener) ||
+        !flag(flags.substr(2, 1), d.vsock_connector))
+        return false;
+    d.vm.vsock_cid = cid;
+    return true;
+}
+
+// "channel out|in CID PORT".
+bool decode_channel(VmLaunch& l, std::string_view value)
+{
+    ChannelEnd c;
+    c.outgoing = value.starts_with("out ");
+    if (!c.outgoing && !value.starts_with("in ")) return false;
+    value.remove_prefix(c.outgoing ? 4 : 3);
+    const auto sp = value.find(' ');
+    std::uint64_t port = 0;
+    if (sp == std::string_view::npos || !number(value.substr(0, sp), c.peer_cid) || !check_cid(c.peer_cid) ||
+        !number(value.substr(sp + 1), port) || port >= 0xffffffff || l.channels.size() == k_max_launch_channels)
+        return false;
+    c.port = static_cast<std::uint32_t>(port);
+    l.channels.push_back(c);
+    return true;
+}
+
 // One "key value" field; false when the value is bad or the key unknown.
 bool decode_field(Decoded& d, std::string_view key, std::string_view value)
 {
@@ -56,28 +87,9 @@ bool decode_field(Decoded& d, std::string_view key, std::string_view value)
         if (!number(value, base) || !check_uid_base(base)) return false;
         l.uid_base = static_cast<std::uint32_t>(base);
     } else if (key == "vsock") {
-        // "CID L C"
-        const auto sp = value.find(' ');
-        std::uint64_t cid = 0;
-        if (sp == std::string_view::npos || !number(value.substr(0, sp), cid) || !check_cid(cid)) return false;
-        const std::string_view flags = value.substr(sp + 1);
-        if (flags.size() != 3 || flags[1] != ' ' || !flag(flags.substr(0, 1), d.vsock_listener) ||
-            !flag(flags.substr(2, 1), d.vsock_connector))
-            return false;
-        l.vsock_cid = cid;
+        return decode_vsock(d, value);
     } else if (key == "channel") {
-        // "out|in CID PORT"
-        ChannelEnd c;
-        c.outgoing = value.starts_with("out ");
-        if (!c.outgoing && !value.starts_with("in ")) return false;
-        value.remove_prefix(c.outgoing ? 4 : 3);
-        const auto sp = value.find(' ');
-        std::uint64_t port = 0;
-        if (sp == std::string_view::npos || !number(value.substr(0, sp), c.peer_cid) || !check_cid(c.peer_cid) ||
-            !number(value.substr(sp + 1), port) || port >= 0xffffffff || l.channels.size() == k_max_launch_channels)
-            return false;
-        c.port = static_cast<std::uint32_t>(port);
-        l.channels.push_back(c);
+        return decode_channel(l, value);
     } else if (key == "input") {
         const auto eq = value.find('=');
         if (eq == 0 || eq == std::string_view::npos || l.input_names.size() == k_max_launch_input_names) return false;

@@ -107,6 +107,43 @@ std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& w
     MOAT_LOG(Debug, "jailed: uid %u, gid %u%s", jailed->uid, jailed->gid, jailed->cgroup ? ", in its cgroup" : "");
     return std::nullopt;
 }
+// What the VM is built from: the launch's values and descriptors, and where its console goes.
+vmm::VmConfig config_from(protocol::Launch& launch, bool interactive)
+{
+    const protocol::VmLaunch& vm = launch.vm;
+    const bool standalone = vm.supervision == protocol::Supervision::Standalone;
+    vmm::VmConfig c;
+    c.kvm = std::move(launch.kvm);
+    c.kernel = std::move(launch.kernel);
+    c.initrd = std::move(launch.initrd);
+    for (std::size_t d = 0; d < vm.disks.size(); ++d)
+        c.disks.push_back({std::move(launch.disks[d]), vm.disks[d], "moat" + std::to_string(d),
+                           // In a system, every write attempt reaches the device and is reported.
+                           standalone ? virtio::block::ReadOnlyWrites::Announced
+                                      : virtio::block::ReadOnlyWrites::Reported});
+    if (standalone) {
+        ::close(protocol::k_launch_fd);  // nobody listens: `moat run` has no monitor
+        c.console_in = STDIN_FILENO;
+        c.console_out = STDOUT_FILENO;
+        c.console_escape = interactive;
+    } else {
+        c.console_out = launch.console_out.get();
+        c.console_log = launch.console_log.get();
+        c.console_prefix = vm.name + " | ";
+        c.monitor = protocol::k_launch_fd;
+    }
+    c.vsock_cid = vm.vsock_cid;
+    c.vsock_listener = std::move(launch.vsock_listener);
+    c.vsock_connector = std::move(launch.vsock_connector);
+    for (std::size_t i = 0; i < vm.channels.size(); ++i)
+        c.vsock_links.push_back({std::move(launch.channels[i]), vm.channels[i].outgoing, vm.channels[i].peer_cid,
+                                 vm.channels[i].port});
+    c.cmdline = vm.cmdline;
+    c.mem_bytes = vm.memory;
+    c.vcpus = vm.cpus;
+    return c;
+}
+
 int run(const char* argv_name)
 {
     auto launch = protocol::receive_launch(protocol::k_launch_fd);
@@ -124,36 +161,8 @@ int run(const char* argv_name)
     if (vm.verbose) log::set_level(log::Level::Debug);
     const std::string who = vm.name.empty() ? "" : vm.name + ": ";
 
-    vmm::VmConfig c;
-    c.kvm = std::move(launch->kvm);
-    c.kernel = std::move(launch->kernel);
-    c.initrd = std::move(launch->initrd);
-    for (std::size_t d = 0; d < vm.disks.size(); ++d)
-        c.disks.push_back({std::move(launch->disks[d]), vm.disks[d], "moat" + std::to_string(d),
-                           // In a system, every write attempt reaches the device and is reported.
-                           standalone ? virtio::block::ReadOnlyWrites::Announced
-                                      : virtio::block::ReadOnlyWrites::Reported});
     const bool interactive = standalone && ::isatty(STDIN_FILENO) == 1;
-    if (standalone) {
-        ::close(protocol::k_launch_fd);  // nobody listens: `moat run` has no monitor
-        c.console_in = STDIN_FILENO;
-        c.console_out = STDOUT_FILENO;
-        c.console_escape = interactive;
-    } else {
-        c.console_out = launch->console_out.get();
-        c.console_log = launch->console_log.get();
-        c.console_prefix = vm.name + " | ";
-        c.monitor = protocol::k_launch_fd;
-    }
-    c.vsock_cid = vm.vsock_cid;
-    c.vsock_listener = std::move(launch->vsock_listener);
-    c.vsock_connector = std::move(launch->vsock_connector);
-    for (std::size_t i = 0; i < vm.channels.size(); ++i)
-        c.vsock_links.push_back({std::move(launch->channels[i]), vm.channels[i].outgoing, vm.channels[i].peer_cid,
-                                 vm.channels[i].port});
-    c.cmdline = vm.cmdline;
-    c.mem_bytes = vm.memory;
-    c.vcpus = vm.cpus;
+    vmm::VmConfig c = config_from(*launch, interactive);
     if (auto failed = enter_jail(vm, who, c)) return *failed;
 
     auto machine = vmm::Machine::build(std::move(c));
