@@ -18,6 +18,7 @@
 
 #include "base/log.hpp"
 #include "cli/audit_cmd.hpp"
+#include "cli/graph_cmd.hpp"
 #include "cli/guest_check.hpp"
 #include "cli/options.hpp"
 #include "cli/system_cmd.hpp"
@@ -318,6 +319,16 @@ CLI::App* add_policy_check(CLI::App& app, Args& a)
     return check;
 }
 
+CLI::App* add_policy_graph(CLI::App& app, Args& a)
+{
+    auto* graph = find_subcommand(app, "policy")->add_subcommand(
+        "graph", "The system as a Graphviz graph: VMs and volumes with their labels, disks and channels, denials in red.");
+    graph->add_option("manifest", a.manifest, "the system manifest (TOML)")->required();
+    graph->add_option("--svg", a.path, "render it to this SVG file with Graphviz's dot (else print DOT on stdout)");
+    graph->footer("Nothing is opened but the manifest. Exit status: 0, 1 when dot fails, 2 for a bad manifest.");
+    return graph;
+}
+
 CLI::App* add_volume_create(CLI::App& app, Args& a)
 {
     auto* volume = app.add_subcommand("volume", "Labelled volumes.");
@@ -368,6 +379,7 @@ constexpr Command k_commands[] = {
     {add_down, [](Args& a) { return cli::down_main(a.state); }},
     {add_console, [](Args& a) { return cli::console_main(a.state, a.vm); }},
     {add_policy_check, [](Args& a) { return cli::policy_check_main(a.manifest); }},
+    {add_policy_graph, [](Args& a) { return cli::policy_graph_main(a.manifest, a.path); }},
     {add_volume_create, [](Args& a) { return cli::volume_create_main(a.path, a.size, a.label, a.integrity); }},
     {add_volume_show, [](Args& a) { return cli::volume_show_main(a.path); }},
     {add_audit_verify, [](Args& a) { return cli::audit_verify_main(a.path, given(a.anchor)); }},
