@@ -38,6 +38,7 @@ struct Plan {
     int monitor = -1;              // the socket to the monitor (the VMM thread's filter), or -1
     bool vsock = false;            // the VM has a vsock device: its calls are allowed
     std::vector<int> receive;      // sockets it receives descriptors on (FilterTarget::receive)
+    bool pump = false;             // a channel's pump (src/pump/): Jailed::vmm_filter is the pump's
 };
 
 struct Jailed {
@@ -49,8 +50,8 @@ struct Jailed {
     bool cgroup_failed = false;   // cgroup v2 was there, but making this VM's cgroup failed
     // The VM process's filters, compiled before the fork (its pid in its namespace is 1), so
     // that libseccomp never runs in it: installed by its threads once the VM is built.
-    Filter vmm_filter;
-    Filter vcpu_filter;
+    Filter vmm_filter;   // the pump's filter for a pump
+    Filter vcpu_filter;  // empty for a pump
 };
 
 // Jails the calling process, which must be single-threaded. Returns in the VM process (PID 1

@@ -132,6 +132,25 @@ const Entry k_connector[] = {
     MOAT_CALL(exit_group, Any, "the process ends"),
 };
 
+// The pump: its event loop, the links and streams it moves bytes between, its stop signal.
+const Entry k_pump[] = {
+    MOAT_CALL(epoll_pwait2, Any, "the event loop waits for its sources and its next scheduled read"),
+    MOAT_CALL(read, Any, "the low side's bytes, the high side's answer and bytes to drop, the stop signal"),
+    MOAT_CALL(sendmsg, Any, "bytes to the high side, the low side's one-byte answer, records on the high link"),
+    MOAT_CALL(recvmsg, Receive, "connections from the low side's link"),
+    MOAT_CALL(socketpair, Unix, "a stream of its own to the high side per connection"),
+    MOAT_CALL(epoll_ctl, Any, "connections come and go"),
+    MOAT_CALL(fcntl, ConsoleFcntl, "a connection's stream made non-blocking"),
+    MOAT_CALL(shutdown, Any, "the high side hears the end of a connection"),
+    MOAT_CALL(close, Any, "connections end"),
+    MOAT_CALL(brk, Any, "malloc grows the heap"),
+    MOAT_CALL(mmap, NoExec, "malloc of large blocks"),
+    MOAT_CALL(munmap, Any, "free of large blocks"),
+    MOAT_CALL(madvise, DontNeed, "free returns memory"),
+    MOAT_CALL(clock_gettime, Any, "time where the vDSO does not answer"),
+    MOAT_CALL(exit_group, Any, "the process ends"),
+};
+
 #if MOAT_SANITIZER_RUNTIME
 // Sanitizer builds only (`make asan`, the fuzz build): what the AddressSanitizer and
 // UndefinedBehaviorSanitizer runtimes call on a jailed thread's behalf, added to every role.
@@ -155,6 +174,7 @@ std::span<const Entry> entries(Role r)
     case Role::Vcpu: return k_vcpu;
     case Role::Reaper: return k_reaper;
     case Role::Connector: return k_connector;
+    case Role::Pump: return k_pump;
     }
     return {};
 }
@@ -212,6 +232,7 @@ const char* to_string(Role r)
     case Role::Vcpu: return "vCPU thread";
     case Role::Reaper: return "reaper";
     case Role::Connector: return "vsock connector";
+    case Role::Pump: return "pump";
     }
     return "?";
 }

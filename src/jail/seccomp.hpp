@@ -19,6 +19,7 @@ enum class Role : std::uint8_t {
     Vcpu,    // a vCPU thread: KVM_RUN and the port/MMIO exits it serves
     Reaper,  // the process that waits for the VM process in its PID namespace (jail.hpp)
     Connector,  // `moat run --vsock`'s connector, outside the jail (protocol/host_connect.hpp)
+    Pump,       // a one-way channel's pump (src/pump/)
 };
 
 const char* to_string(Role r);

@@ -26,7 +26,7 @@
 namespace moat::jail {
 namespace {
 
-constexpr Role k_roles[] = {Role::Vmm, Role::Vcpu, Role::Reaper, Role::Connector};
+constexpr Role k_roles[] = {Role::Vmm, Role::Vcpu, Role::Reaper, Role::Connector, Role::Pump};
 
 bool allows(Role r, int nr)
 {
@@ -77,7 +77,7 @@ TEST(SeccompLists, NoRoleOpensExecsForksTracesMountsOrLoadsBpf)
             if (r == Role::Connector && (nr == SCMP_SYS(socket) || nr == SCMP_SYS(connect))) continue;
             // A VM with channels makes a Unix socketpair per connection across one (pinned to
             // AF_UNIX and to VMs with a vsock device: VsockCallsOnlyWithAVsockDevice).
-            if (r == Role::Vmm && nr == SCMP_SYS(socketpair)) continue;
+            if ((r == Role::Vmm || r == Role::Pump) && nr == SCMP_SYS(socketpair)) continue;
             EXPECT_FALSE(allows(r, nr)) << to_string(r) << " allows system call " << nr;
         }
     // kill only in the reaper (to its child and itself, see below); tgkill only in the VMM thread.

@@ -1,0 +1,218 @@
+#include "pump/pump.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+#include "protocol/vsock_link.hpp"
+
+namespace moat::pump {
+
+namespace {
+
+constexpr std::uint64_t k_low_link_tag = 0;
+
+bool nonblocking(int fd)
+{
+    const int fl = ::fcntl(fd, F_GETFL);
+    return fl >= 0 && ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+}
+
+// One send without SIGPIPE or waiting (sendmsg: the one sending call the pump's filter allows).
+ssize_t send_some(int fd, const void* p, std::size_t n)
+{
+    iovec v{const_cast<void*>(p), n};
+    msghdr m{};
+    m.msg_iov = &v;
+    m.msg_iovlen = 1;
+    return ::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Pump>> Pump::create(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port,
+                                           std::uint64_t rate, std::uint64_t seed)
+{
+    if (!nonblocking(low_link.get()) || !nonblocking(high_link.get())) return fail_errno("pump: links");
+    std::unique_ptr<Pump> p(new Pump(std::move(low_link), std::move(high_link), port, rate, seed));
+    if (!p->m_ep.valid()) return fail_errno("pump: epoll_create1");
+    epoll_event e{};
+    e.events = EPOLLIN | EPOLLET;
+    e.data.u64 = k_low_link_tag;
+    if (::epoll_ctl(p->m_ep.get(), EPOLL_CTL_ADD, p->m_low_link.get(), &e) != 0) return fail_errno("pump: epoll_ctl");
+    return p;
+}
+
+Pump::Pump(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port, std::uint64_t rate, std::uint64_t seed)
+    : m_low_link(std::move(low_link)), m_high_link(std::move(high_link)), m_ep(::epoll_create1(EPOLL_CLOEXEC)),
+      m_port(port), m_rate(rate), m_seed(seed)
+{
+}
+
+void Pump::watch(int fd, std::uint64_t tag)
+{
+    epoll_event e{};
+    e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    e.data.u64 = tag;
+    ::epoll_ctl(m_ep.get(), EPOLL_CTL_ADD, fd, &e);
+}
+
+// A low-side connection is accepted at once, before the high side is even asked: the answer
+// may not depend on the high side. A malformed record, or one for another port, is dropped.
+void Pump::accept_low()
+{
+    for (;;) {
+        auto r = protocol::receive_link_open(m_low_link.get());
+        if (r && !*r) return;
+        if (!r && r.error().code == Errc::InvalidInput) {
+            ++m_stats.refused_records;
+            continue;
+        }
+        if (!r) {
+            ::epoll_ctl(m_ep.get(), EPOLL_CTL_DEL, m_low_link.get(), nullptr);
+            m_low_link_open = false;
+            return;
+        }
+        const protocol::LinkOpen open = (*r)->open;
+        base::UniqueFd low = std::move((*r)->stream);
+        if (open.dst_port != m_port || m_flows.size() >= k_max_flows || !nonblocking(low.get())) {
+            ++m_stats.refused_records;
+            continue;  // closing the stream refuses the connection
+        }
+        const std::uint8_t yes = protocol::k_link_accepted;
+        if (send_some(low.get(), &yes, 1) != 1) continue;
+        auto f = std::make_unique<Flow>(m_rate, m_seed + m_stats.connections);
+        ++m_stats.connections;
+        f->low = std::move(low);
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0) {
+            base::UniqueFd theirs(sv[1]);
+            f->high = base::UniqueFd(sv[0]);
+            if (!protocol::send_link_open(m_high_link.get(), open, theirs.get())) f->high.reset();
+        }
+        if (!f->high.valid()) f->state = Flow::State::Discard;
+        const auto tag = reinterpret_cast<std::uintptr_t>(f.get());
+        watch(f->low.get(), tag);
+        if (f->high.valid()) watch(f->high.get(), tag | 1);
+        m_flows.push_back(std::move(f));
+    }
+}
+
+// The high side: its one-byte answer, then only bytes to drop and its end.
+void Pump::on_high(Flow& f)
+{
+    std::array<char, 16384> tmp;
+    while (f.high.valid()) {
+        const std::size_t want = f.state == Flow::State::WaitHigh ? 1 : tmp.size();
+        const ssize_t n = ::read(f.high.get(), tmp.data(), want);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;
+        if (n <= 0 || (f.state == Flow::State::WaitHigh && static_cast<std::uint8_t>(tmp[0]) != protocol::k_link_accepted)) {
+            discard(f);  // refused, gone or closed: the low side's bytes have nowhere to go
+            return;
+        }
+        if (f.state == Flow::State::WaitHigh) f.state = Flow::State::Open;
+    }
+}
+
+void Pump::discard(Flow& f)
+{
+    f.state = Flow::State::Discard;
+    f.high.reset();
+    m_stats.dropped += f.buf.size();
+    f.buf.clear();
+}
+
+void Pump::read_low(Flow& f, Clock::time_point now)
+{
+    const std::size_t room = f.state == Flow::State::Discard ? k_buffer : k_buffer - f.buf.size();
+    if (room == 0) {
+        if (f.full_since == Clock::time_point{}) f.full_since = now;
+        if (now - f.full_since >= k_full_timeout) discard(f);  // the high side stopped reading
+        return;
+    }
+    f.full_since = {};
+    const std::uint64_t n = f.schedule.allowance(now, room);
+    if (n == 0) {
+        f.next_read = now + std::chrono::milliseconds(5);  // the rate cap's bucket refills
+        return;
+    }
+    std::array<char, Schedule::k_chunk> tmp;
+    const ssize_t got = ::read(f.low.get(), tmp.data(), static_cast<std::size_t>(n));
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+        f.low_readable = errno == EINTR;
+        return;
+    }
+    if (got <= 0) {
+        f.low_done = true;  // closed now, whatever the high side has read: it tells the low side nothing
+        f.low.reset();
+        return;
+    }
+    f.schedule.took_from_low(static_cast<std::uint64_t>(got));
+    if (f.state == Flow::State::Discard) m_stats.dropped += static_cast<std::uint64_t>(got);
+    else f.buf.insert(f.buf.end(), tmp.begin(), tmp.begin() + got);
+    f.next_read = now + f.schedule.next_delay(now, !f.buf.empty());
+}
+
+void Pump::write_high(Flow& f, Clock::time_point now)
+{
+    if (f.state != Flow::State::Open) return;
+    std::array<char, 65536> tmp;
+    while (!f.buf.empty()) {
+        const std::size_t n = std::min(tmp.size(), f.buf.size());
+        std::copy_n(f.buf.begin(), n, tmp.begin());
+        const ssize_t sent = send_some(f.high.get(), tmp.data(), n);
+        if (sent < 0 && errno == EINTR) continue;
+        if (sent < 0 && errno == EAGAIN) return;
+        if (sent <= 0) {
+            discard(f);
+            return;
+        }
+        f.buf.erase(f.buf.begin(), f.buf.begin() + sent);
+        m_stats.delivered += static_cast<std::uint64_t>(sent);
+        f.schedule.high_took(static_cast<std::uint64_t>(sent), now);
+    }
+    if (f.low_done) ::shutdown(f.high.get(), SHUT_WR);
+}
+
+bool Pump::finished(const Flow& f) const
+{
+    return f.low_done && (f.state == Flow::State::Discard || (f.state == Flow::State::Open && f.buf.empty()));
+}
+
+bool Pump::step(std::chrono::milliseconds max_wait)
+{
+    Clock::time_point now = Clock::now();
+    Clock::duration wait = max_wait;
+    for (const auto& f : m_flows)
+        if (!f->low_done && f->low_readable) wait = std::min(wait, std::max(Clock::duration::zero(), f->next_read - now));
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    const timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    std::array<epoll_event, 32> events;
+    const int n = ::epoll_pwait2(m_ep.get(), events.data(), static_cast<int>(events.size()), &ts, nullptr);
+    for (int i = 0; i < n; ++i) {
+        const std::uint64_t tag = events[static_cast<std::size_t>(i)].data.u64;
+        if (tag == k_low_link_tag) {
+            accept_low();
+            continue;
+        }
+        // Flows are erased only below, after every event of this round.
+        auto* f = reinterpret_cast<Flow*>(static_cast<std::uintptr_t>(tag & ~std::uint64_t{1}));
+        if (tag & 1) on_high(*f);
+        else f->low_readable = true;
+    }
+    now = Clock::now();
+    for (auto& f : m_flows) {
+        if (!f->low_done && f->low_readable && now >= f->next_read) read_low(*f, now);
+        write_high(*f, now);
+    }
+    std::erase_if(m_flows, [this](const auto& f) { return finished(*f); });
+    return m_low_link_open || !m_flows.empty();
+}
+
+}  // namespace moat::pump

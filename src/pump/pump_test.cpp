@@ -1,0 +1,195 @@
+// The pump: its schedule (the moving average, the random waits and their bounds, the rate cap)
+// and the process's core end to end over socketpairs, the test playing both VM processes.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <numeric>
+#include <string>
+#include <thread>
+
+#include "protocol/vsock_link.hpp"
+#include "pump/pump.hpp"
+#include "pump/schedule.hpp"
+
+using namespace moat;
+using namespace moat::pump;
+using namespace std::chrono_literals;
+using base::UniqueFd;
+
+namespace {
+
+TEST(PumpSchedule, WaitsFollowTheHighSidesAverageRate)
+{
+    Schedule s(0, 42);
+    const Clock::time_point t0{};
+    // Before the high side has read: the initial rate, short waits.
+    EXPECT_LT(s.next_delay(t0, false), 1ms);
+    // The high side reads 64 KiB every 62.5 ms: 1 MiB/s.
+    for (int i = 0; i < 16; ++i) s.high_took(64 * 1024, t0 + i * 62500us);
+    const Clock::time_point t1 = t0 + 15 * 62500us;
+    EXPECT_NEAR(s.average_rate(t1, false), 1024.0 * 1024, 1024.0 * 1024 * 0.01);
+    const double mean_wanted = static_cast<double>(Schedule::k_chunk) / (1024.0 * 1024);  // 15.6 ms
+    double sum = 0, most = 0;
+    const int n = 20000;
+    for (int i = 0; i < n; ++i) {
+        const double d = std::chrono::duration<double>(s.next_delay(t1, false)).count();
+        EXPECT_LE(d, 4 * mean_wanted + 1e-9);
+        sum += d;
+        most = std::max(most, d);
+    }
+    // The mean of an exponential cut at four means is 98% of its mean.
+    EXPECT_NEAR(sum / n, 0.98 * mean_wanted, 0.03 * mean_wanted);
+    EXPECT_GT(most, 2 * mean_wanted) << "the waits are random, not fixed";
+}
+
+TEST(PumpSchedule, AStalledReaderSlowsTheLowSideWithinItsBound)
+{
+    Schedule s(0, 7);
+    const Clock::time_point t0{};
+    for (int i = 0; i < 16; ++i) s.high_took(64 * 1024, t0 + i * 1ms);  // fast: 64 MiB/s
+    const Clock::time_point later = t0 + 60s;  // then nothing for a minute, with bytes waiting
+    EXPECT_LT(s.average_rate(later, true), 20 * 1024.0);
+    for (int i = 0; i < 1000; ++i) EXPECT_LE(s.next_delay(later, true), Schedule::k_max_delay);
+    // Without bytes waiting the average is the readings' own.
+    EXPECT_NEAR(s.average_rate(later, false), 65536000.0, 1000.0);  // 15 reads of 64 KiB in 15 ms
+}
+
+TEST(PumpSchedule, TheRateCapHolds)
+{
+    Schedule s(1024 * 1024, 1);  // 1 MiB/s
+    std::uint64_t total = 0;
+    const Clock::time_point t0 = Clock::time_point{} + 1h;
+    for (int ms = 0; ms <= 2000; ++ms) {
+        const std::uint64_t n = s.allowance(t0 + ms * 1ms, 1 << 20);
+        s.took_from_low(n);
+        total += n;
+    }
+    // Two seconds at 1 MiB/s and the first chunk.
+    EXPECT_LE(total, 2 * 1024 * 1024 + Schedule::k_chunk + 1024);
+    EXPECT_GE(total, 2 * 1024 * 1024 - Schedule::k_chunk);
+    Schedule free(0, 1);
+    EXPECT_EQ(free.allowance(t0, 1 << 20), Schedule::k_chunk);
+    EXPECT_EQ(free.allowance(t0, 100), 100u);
+}
+
+std::pair<UniqueFd, UniqueFd> pair(int type)
+{
+    int sv[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
+    return {UniqueFd(sv[0]), UniqueFd(sv[1])};
+}
+
+// The pump between two links; the test is the low VM's process and the high VM's.
+struct Rig {
+    UniqueFd low_link, high_link;
+    std::unique_ptr<Pump> pump;
+    Rig()
+    {
+        auto [l_vm, l_pump] = pair(SOCK_SEQPACKET);
+        auto [h_vm, h_pump] = pair(SOCK_SEQPACKET);
+        low_link = std::move(l_vm);
+        high_link = std::move(h_vm);
+        pump = std::move(Pump::create(std::move(l_pump), std::move(h_pump), 5000, 0, 99)).value();
+    }
+    // The low side connects: its end of the stream.
+    UniqueFd connect(std::uint32_t port = 5000)
+    {
+        auto [mine, theirs] = pair(SOCK_STREAM);
+        EXPECT_TRUE(protocol::send_link_open(low_link.get(), {1234, port}, theirs.get()).has_value());
+        return std::move(mine);
+    }
+    void run(std::chrono::milliseconds total)
+    {
+        const auto end = Clock::now() + total;
+        while (Clock::now() < end) pump->step(5ms);
+    }
+};
+
+std::string read_some(int fd)
+{
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0) return out;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+TEST(Pump, BytesGoLowToHighOnlyAndTheLowSideIsAnsweredAtOnce)
+{
+    Rig r;
+    UniqueFd low = r.connect();
+    r.run(20ms);
+    EXPECT_EQ(read_some(low.get()), std::string(1, '\x01')) << "accepted before the high side was asked";
+    auto opened = protocol::receive_link_open(r.high_link.get());
+    ASSERT_TRUE(opened.has_value() && opened->has_value());
+    EXPECT_EQ((*opened)->open.src_port, 1234u);
+    EXPECT_EQ((*opened)->open.dst_port, 5000u);
+    UniqueFd high = std::move((*opened)->stream);
+    const std::uint8_t yes = protocol::k_link_accepted;
+    ASSERT_EQ(::write(high.get(), &yes, 1), 1);
+
+    std::string sent;
+    for (int i = 0; i < 256 * 1024; ++i) sent += static_cast<char>(i * 31 + i / 251);
+    std::thread writer([&] {
+        std::size_t off = 0;
+        while (off < sent.size()) {
+            const ssize_t n = ::write(low.get(), sent.data() + off, sent.size() - off);
+            if (n > 0) off += static_cast<std::size_t>(n);
+        }
+        ::shutdown(low.get(), SHUT_WR);
+    });
+    // The high side talks back; none of it may reach the low side.
+    ASSERT_EQ(::write(high.get(), "back-channel", 12), 12);
+    std::string got;
+    const auto end = Clock::now() + 10s;
+    while (got.size() < sent.size() && Clock::now() < end) {
+        r.pump->step(5ms);
+        got += read_some(high.get());
+    }
+    writer.join();
+    r.run(50ms);
+    EXPECT_EQ(got.size(), sent.size());
+    EXPECT_TRUE(got == sent) << "bytes differ";
+    EXPECT_EQ(read_some(low.get()), "") << "nothing of the high side reached the low side";
+    EXPECT_EQ(r.pump->stats().delivered, sent.size());
+    EXPECT_EQ(r.pump->flows(), 0u) << "the low side finished and everything was delivered";
+}
+
+TEST(Pump, ARefusingHighSideIsInvisibleToTheLowSide)
+{
+    Rig r;
+    UniqueFd low = r.connect();
+    r.run(20ms);
+    EXPECT_EQ(read_some(low.get()), std::string(1, '\x01'));
+    auto opened = protocol::receive_link_open(r.high_link.get());
+    ASSERT_TRUE(opened.has_value() && opened->has_value());
+    (*opened)->stream.reset();  // the high guest refused
+    ASSERT_EQ(::write(low.get(), "into the void", 13), 13);
+    r.run(50ms);
+    EXPECT_EQ(r.pump->stats().dropped, 13u);
+    ::shutdown(low.get(), SHUT_WR);
+    r.run(50ms);
+    EXPECT_EQ(r.pump->flows(), 0u);
+}
+
+TEST(Pump, OnlyTheChannelsPortAndWellFormedRecords)
+{
+    Rig r;
+    UniqueFd wrong = r.connect(22);
+    r.run(20ms);
+    char c;
+    EXPECT_EQ(::recv(wrong.get(), &c, 1, MSG_DONTWAIT), 0) << "refused: the stream is closed unanswered";
+    const char junk[5] = {'l', 'i', 'n', 'k', 0};
+    ASSERT_EQ(::send(r.low_link.get(), junk, sizeof junk, 0), 5);
+    r.run(20ms);
+    EXPECT_EQ(r.pump->stats().refused_records, 2u);
+    EXPECT_EQ(r.pump->stats().connections, 0u);
+    // The low link gone and no connection left: the pump is done.
+    r.low_link.reset();
+    EXPECT_FALSE(r.pump->step(10ms) && r.pump->step(10ms));
+}
+
+}  // namespace
