@@ -3,6 +3,9 @@
  *   moat-vsock listen PORT [N]      guest: accept N (default 1) vsock connections on PORT, each
  *                                   echoed back by a process of its own, and wait for them all
  *   moat-vsock connect CID PORT     guest: connect to (CID, PORT); stdin to it, it to stdout
+ *   moat-vsock sink PORT [US]       guest: accept one connection on PORT, write a line into it,
+ *                                   then copy what arrives to stdout, pausing US microseconds
+ *                                   after each read of at most 64 KiB (a slow reader)
  *   moat-vsock host-connect PATH PORT
  *                                   host: through `moat run --vsock PATH` to the guest's PORT
  *                                   (writes "CONNECT PORT\n", expects "OK <n>\n"), then as connect
@@ -127,6 +130,26 @@ int main(int argc, char **argv)
         for (int status; wait(&status) > 0;)
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
         return failed ? 1 : 0;
+    }
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "sink") == 0) {
+        int l = socket(AF_VSOCK, SOCK_STREAM, 0);
+        struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port_arg(argv[2])};
+        unsigned pause = argc == 4 ? port_arg(argv[3]) : 0;
+        if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0) fail("listen");
+        fprintf(stderr, "moat-guest: vsock sink on %u\n", a.svm_port);
+        int c = accept(l, NULL, NULL);
+        if (c < 0) fail("accept");
+        static const char back[] = "moat-guest: the high side wrote this\n";
+        if (write_all(c, back, sizeof back - 1) != 0) fail("send");
+        static char buf[65536];
+        for (;;) {
+            ssize_t n = read(c, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) fail("receive");
+            if (n == 0) return 0;
+            if (write_all(1, buf, (size_t)n) != 0) fail("write");
+            if (pause) usleep(pause);
+        }
     }
     if (argc == 4 && strcmp(argv[1], "connect") == 0) {
         int s = socket(AF_VSOCK, SOCK_STREAM, 0);

@@ -56,6 +56,7 @@ int main(int argc, char** argv)
     monitor::SystemOptions o;
     o.state_dir = state.empty() ? loaded->dir + "/state" : state;
     o.vmm_exe = protocol::program_path(protocol::k_vmm_program);
+    o.pump_exe = protocol::program_path(protocol::k_pump_program);
     o.default_cmdline = protocol::k_default_cmdline;
     o.jail = jail;
     return monitor::run_system(loaded->manifest, o);

@@ -147,26 +147,38 @@ Result<void> System::open_files()
 // One link per channel the policy allowed (every one, or the system was refused): the source's
 // end outgoing, the destination's incoming. The monitor keeps both ends for restarts and is in
 // no connection's path (protocol/vsock_link.hpp).
+// A pump's channel is two links, low VM - pump and pump - high VM; each VM sees its end as if
+// the other VM were there.
 Result<void> System::open_channels()
 {
     for (const auto& c : m_manifest.channels) {
         const std::string name = "channel from " + c.from + " to " + c.to + " port " + std::to_string(c.port);
-        if (c.kind == policy::ChannelKind::Pump)
-            return fail_with(Errc::Unsupported, m_manifest.where(c.line, "channel") + ": " + name +
-                                                    ": a pump is not carried yet (only two-way channels)");
         Vm& from = m_vms[c.from_index];
         Vm& to = m_vms[c.to_index];
         if (from.links.size() == protocol::k_max_launch_channels || to.links.size() == protocol::k_max_launch_channels)
             return fail_with(Errc::InvalidInput, m_manifest.where(c.line, "channel") + ": more than " +
                                                      std::to_string(protocol::k_max_launch_channels) + " channels for one VM");
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno_in(name);
-        from.links.emplace_back(sv[0]);
-        from.channels.push_back({true, to.spec->cid, c.port});
-        to.links.emplace_back(sv[1]);
-        to.channels.push_back({false, from.spec->cid, c.port});
+        int a[2], b[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, a) != 0) return fail_errno_in(name);
+        UniqueFd a0(a[0]), a1(a[1]);
+        if (c.kind == policy::ChannelKind::BothWays) {
+            link(from, to, c.port, std::move(a0), std::move(a1));
+            continue;
+        }
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, b) != 0) return fail_errno_in(name);
+        UniqueFd b0(b[0]), b1(b[1]);
+        m_pumps.push_back({&c, std::move(a1), std::move(b0), -1});
+        link(from, to, c.port, std::move(a0), std::move(b1));
     }
     return {};
+}
+
+void System::link(Vm& from, Vm& to, std::uint32_t port, UniqueFd from_end, UniqueFd to_end)
+{
+    from.links.push_back(std::move(from_end));
+    from.channels.push_back({true, to.spec->cid, port});
+    to.links.push_back(std::move(to_end));
+    to.channels.push_back({false, from.spec->cid, port});
 }
 
 Result<void> System::listen_control()
@@ -262,6 +274,10 @@ int System::run()
                              {"pid", std::int64_t{::getpid()}}}) ||
         !audit_jail())
         return k_system_refused;
+    if (auto r = start_pumps(); !r) {
+        if (!m_audit_failed) report(describe(r.error()));
+        begin_down("a pump could not be started");
+    }
     for (auto& v : m_vms) {
         if (m_down) break;
         if (auto r = spawn(v); !r) {
@@ -277,6 +293,7 @@ int System::run()
 // After the last VM: the record of the end, the control socket removed.
 int System::finish(const sigset_t& old_mask)
 {
+    stop_pumps();
     bool all_ok = !m_audit_failed;
     for (const auto& v : m_vms) all_ok = all_ok && (v.state == VmState::Exited || v.state == VmState::Stopped);
     if (m_down_reason.empty()) m_down_reason = "every VM ended";

@@ -48,13 +48,6 @@ const char* to_string(VmState s)
     return "?";
 }
 
-namespace {
-
-// What a VM process's wait status means (the statuses of `moat run`, which every VM process shares).
-struct Ending {
-    std::string reason;
-    bool clean;  // the guest ended itself
-};
 Ending describe_status(int status)
 {
     if (WIFEXITED(status)) {
@@ -73,8 +66,6 @@ Ending describe_status(int status)
                                      false};
     return {"ended", false};
 }
-
-}  // namespace
 
 bool System::watch(int fd, std::uint64_t t)
 {
@@ -208,6 +199,7 @@ void System::begin_down(const char* why)
 
 void System::on_child_exit(pid_t pid, int status)
 {
+    if (on_pump_exit(pid, status)) return;
     Vm* vm = nullptr;
     for (auto& v : m_vms)
         if (v.pid == pid && is_live(v.state)) vm = &v;

@@ -13,6 +13,7 @@ namespace moat::monitor {
 struct SystemOptions {
     std::string state_dir;    // created if missing (mode 0700)
     std::string vmm_exe;      // the VM processes' program (moat-vmm)
+    std::string pump_exe;     // the pumps' program (moat-pump)
     std::string default_cmdline;
     bool jail = true;  // false: `--no-jail`, for debugging only (warned and audited)
 };

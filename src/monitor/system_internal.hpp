@@ -52,6 +52,21 @@ struct Vm {
     std::string last_end;
 };
 
+// What a VM process's wait status means (the statuses of `moat run`, which every VM process shares).
+struct Ending {
+    std::string reason;
+    bool clean;  // the guest ended itself
+};
+Ending describe_status(int status);
+
+// A one-way channel's pump process (src/pump/): the pump's ends of the low VM's link and the
+// high VM's.
+struct PumpProcess {
+    const policy::ChannelSpec* spec = nullptr;
+    UniqueFd low, high;
+    pid_t pid = -1;
+};
+
 struct Client {
     UniqueFd fd;
     protocol::PeerCred cred{};
@@ -87,6 +102,11 @@ private:
     Result<void> check_sizes() const;
     Result<void> open_files();
     Result<void> open_channels();
+    void link(Vm& from, Vm& to, std::uint32_t port, UniqueFd from_end, UniqueFd to_end);
+    // pumps.cpp
+    Result<void> start_pumps();
+    bool on_pump_exit(pid_t pid, int status);
+    void stop_pumps();
     Result<void> listen_control();
     Result<void> spawn(Vm& v);
     pid_t fork_vm_process(const Vm& v, int their_sock);
@@ -111,6 +131,7 @@ private:
     UniqueFd m_kvm, m_null, m_listen, m_sig, m_ep;
     std::string m_socket_path;
     std::vector<Vm> m_vms;
+    std::vector<PumpProcess> m_pumps;
     std::map<std::uint32_t, Client> m_clients;
     std::uint32_t m_next_client = 0;
     bool m_down = false;

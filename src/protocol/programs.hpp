@@ -9,6 +9,7 @@ namespace moat::protocol {
 
 inline constexpr std::string_view k_vmm_program = "moat-vmm";          // one VM
 inline constexpr std::string_view k_monitor_program = "moat-monitor";  // one system of VMs
+inline constexpr std::string_view k_pump_program = "moat-pump";        // one one-way channel
 
 // The command line a guest gets when none is given (`moat run`, a manifest's VM without
 // `cmdline`): the serial console, reboot through the i8042, no PCI, and an i8042 driver that

@@ -156,7 +156,8 @@ void Pump::read_low(Flow& f, Clock::time_point now)
     f.schedule.took_from_low(static_cast<std::uint64_t>(got));
     if (f.state == Flow::State::Discard) m_stats.dropped += static_cast<std::uint64_t>(got);
     else f.buf.insert(f.buf.end(), tmp.begin(), tmp.begin() + got);
-    f.next_read = now + f.schedule.next_delay(now, !f.buf.empty());
+    const auto waiting = f.blocked_since == Clock::time_point{} ? Clock::duration::zero() : now - f.blocked_since;
+    f.next_read = now + f.schedule.next_delay(waiting);
 }
 
 void Pump::write_high(Flow& f, Clock::time_point now)
@@ -168,14 +169,19 @@ void Pump::write_high(Flow& f, Clock::time_point now)
         std::copy_n(f.buf.begin(), n, tmp.begin());
         const ssize_t sent = send_some(f.high.get(), tmp.data(), n);
         if (sent < 0 && errno == EINTR) continue;
-        if (sent < 0 && errno == EAGAIN) return;
+        if (sent < 0 && errno == EAGAIN) {
+            if (f.blocked_since == Clock::time_point{}) f.blocked_since = now;
+            return;
+        }
         if (sent <= 0) {
             discard(f);
             return;
         }
         f.buf.erase(f.buf.begin(), f.buf.begin() + sent);
         m_stats.delivered += static_cast<std::uint64_t>(sent);
-        f.schedule.high_took(static_cast<std::uint64_t>(sent), now);
+        const auto waited = f.blocked_since == Clock::time_point{} ? Clock::duration::zero() : now - f.blocked_since;
+        f.blocked_since = {};
+        f.schedule.high_took(static_cast<std::uint64_t>(sent), waited);
     }
     if (f.low_done) ::shutdown(f.high.get(), SHUT_WR);
 }

@@ -62,6 +62,7 @@ private:
         Schedule schedule;
         Clock::time_point next_read{};
         Clock::time_point full_since{};
+        Clock::time_point blocked_since{};  // the high side's socket is full since, or zero
         bool low_readable = true;
         bool low_done = false;  // the low side finished: its stream is closed
         explicit Flow(std::uint64_t rate, std::uint64_t seed) : schedule(rate, seed) {}

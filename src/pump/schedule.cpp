@@ -5,29 +5,29 @@
 
 namespace moat::pump {
 
-void Schedule::high_took(std::uint64_t bytes, Clock::time_point now)
+void Schedule::high_took(std::uint64_t bytes, Clock::duration waited)
 {
-    m_takes[m_count % k_window] = {now, bytes};
+    m_takes[m_count % k_window] = {waited, bytes};
     ++m_count;
 }
 
-double Schedule::average_rate(Clock::time_point now, bool waiting) const
+double Schedule::average_rate(Clock::duration waiting_now) const
 {
     const std::size_t n = std::min(m_count, k_window);
-    if (n < 2) return k_initial_rate;
-    const Take& first = m_takes[(m_count - n) % k_window];
-    const Take& last = m_takes[(m_count - 1) % k_window];
     std::uint64_t bytes = 0;
-    for (std::size_t i = 1; i < n; ++i) bytes += m_takes[(m_count - n + i) % k_window].bytes;
-    const Clock::time_point end = waiting ? std::max(now, last.at) : last.at;
-    const double seconds = std::chrono::duration<double>(end - first.at).count();
-    if (seconds <= 0) return k_initial_rate;
-    return std::max(static_cast<double>(bytes) / seconds, 1.0);
+    Clock::duration waited = waiting_now;
+    for (std::size_t i = 0; i < n; ++i) {
+        bytes += m_takes[(m_count - n + i) % k_window].bytes;
+        waited += m_takes[(m_count - n + i) % k_window].waited;
+    }
+    const double seconds = std::chrono::duration<double>(waited).count();
+    if (seconds < 0.001) return k_initial_rate;
+    return std::clamp(static_cast<double>(bytes) / seconds, 1.0, k_initial_rate);
 }
 
-Clock::duration Schedule::next_delay(Clock::time_point now, bool waiting)
+Clock::duration Schedule::next_delay(Clock::duration waiting_now)
 {
-    const double mean = static_cast<double>(k_chunk) / average_rate(now, waiting);
+    const double mean = static_cast<double>(k_chunk) / average_rate(waiting_now);
     std::exponential_distribution<double> exp(1.0 / mean);
     const double s = std::min({exp(m_rng), 4 * mean, std::chrono::duration<double>(k_max_delay).count()});
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
