@@ -36,10 +36,10 @@ ssize_t send_some(int fd, const void* p, std::size_t n)
 }  // namespace
 
 Result<std::unique_ptr<Pump>> Pump::create(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port,
-                                           std::uint64_t rate, std::uint64_t seed)
+                                           std::uint64_t rate, std::uint64_t seed, Limits limits)
 {
     if (!nonblocking(low_link.get()) || !nonblocking(high_link.get())) return fail_errno("pump: links");
-    std::unique_ptr<Pump> p(new Pump(std::move(low_link), std::move(high_link), port, rate, seed));
+    std::unique_ptr<Pump> p(new Pump(std::move(low_link), std::move(high_link), port, rate, seed, limits));
     if (!p->m_ep.valid()) return fail_errno("pump: epoll_create1");
     epoll_event e{};
     e.events = EPOLLIN | EPOLLET;
@@ -48,9 +48,10 @@ Result<std::unique_ptr<Pump>> Pump::create(base::UniqueFd low_link, base::Unique
     return p;
 }
 
-Pump::Pump(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port, std::uint64_t rate, std::uint64_t seed)
+Pump::Pump(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port, std::uint64_t rate, std::uint64_t seed,
+           Limits limits)
     : m_low_link(std::move(low_link)), m_high_link(std::move(high_link)), m_ep(::epoll_create1(EPOLL_CLOEXEC)),
-      m_port(port), m_rate(rate), m_seed(seed)
+      m_port(port), m_rate(rate), m_seed(seed), m_limits(limits)
 {
 }
 
@@ -124,16 +125,17 @@ void Pump::discard(Flow& f)
 {
     f.state = Flow::State::Discard;
     f.high.reset();
+    f.blocked_since = {};  // nobody to wait for: the schedule goes on at the past average
     m_stats.dropped += f.buf.size();
     f.buf.clear();
 }
 
 void Pump::read_low(Flow& f, Clock::time_point now)
 {
-    const std::size_t room = f.state == Flow::State::Discard ? k_buffer : k_buffer - f.buf.size();
+    const std::size_t room = f.state == Flow::State::Discard ? m_limits.buffer : m_limits.buffer - std::min(f.buf.size(), m_limits.buffer);
     if (room == 0) {
         if (f.full_since == Clock::time_point{}) f.full_since = now;
-        if (now - f.full_since >= k_full_timeout) discard(f);  // the high side stopped reading
+        if (now - f.full_since >= m_limits.full_timeout) discard(f);  // the high side stopped reading
         return;
     }
     f.full_since = {};

@@ -44,8 +44,18 @@ public:
 
     // `low_link` and `high_link` are the pump's ends of the two links (made non-blocking here).
     // `port` is the channel's: the only one the low side may ask for. `rate` in bytes/s, 0 for none.
+    // `limits` are k_buffer and k_full_timeout but in tests.
+    struct Limits {
+        std::size_t buffer = k_buffer;
+        Clock::duration full_timeout = k_full_timeout;
+    };
     static Result<std::unique_ptr<Pump>> create(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port,
-                                                std::uint64_t rate, std::uint64_t seed);
+                                                std::uint64_t rate, std::uint64_t seed, Limits limits);
+    static Result<std::unique_ptr<Pump>> create(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port,
+                                                std::uint64_t rate, std::uint64_t seed)
+    {
+        return create(std::move(low_link), std::move(high_link), port, rate, seed, Limits{});
+    }
 
     // Waits up to `max_wait` for something to do and does it. False once the low link is gone
     // (the low VM and the monitor closed it) and no connection is left.
@@ -68,7 +78,8 @@ private:
         explicit Flow(std::uint64_t rate, std::uint64_t seed) : schedule(rate, seed) {}
     };
 
-    Pump(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port, std::uint64_t rate, std::uint64_t seed);
+    Pump(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port, std::uint64_t rate, std::uint64_t seed,
+         Limits limits);
     void accept_low();
     void on_high(Flow& f);
     void read_low(Flow& f, Clock::time_point now);
@@ -81,6 +92,7 @@ private:
     std::uint32_t m_port;
     std::uint64_t m_rate;
     std::uint64_t m_seed;
+    Limits m_limits;
     bool m_low_link_open = true;
     std::vector<std::unique_ptr<Flow>> m_flows;
     Stats m_stats;

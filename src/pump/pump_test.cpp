@@ -82,13 +82,13 @@ std::pair<UniqueFd, UniqueFd> pair(int type)
 struct Rig {
     UniqueFd low_link, high_link;
     std::unique_ptr<Pump> pump;
-    Rig()
+    explicit Rig(std::uint64_t rate = 0, Pump::Limits limits = {})
     {
         auto [l_vm, l_pump] = pair(SOCK_SEQPACKET);
         auto [h_vm, h_pump] = pair(SOCK_SEQPACKET);
         low_link = std::move(l_vm);
         high_link = std::move(h_vm);
-        pump = std::move(Pump::create(std::move(l_pump), std::move(h_pump), 5000, 0, 99)).value();
+        pump = std::move(Pump::create(std::move(l_pump), std::move(h_pump), 5000, rate, 99, limits)).value();
     }
     // The low side connects: its end of the stream.
     UniqueFd connect(std::uint32_t port = 5000)
@@ -190,4 +190,88 @@ TEST(Pump, OnlyTheChannelsPortAndWellFormedRecords)
     EXPECT_FALSE(r.pump->step(10ms) && r.pump->step(10ms));
 }
 
+// Writes what the socket takes of `n` bytes within `for_at_most`, running the pump meanwhile.
+std::size_t push(Rig& r, int low, std::size_t n, std::chrono::milliseconds for_at_most)
+{
+    static const std::string chunk(65536, 'p');
+    std::size_t sent = 0;
+    const auto end = Clock::now() + for_at_most;
+    while (sent < n && Clock::now() < end) {
+        const ssize_t w = ::send(low, chunk.data(), std::min(chunk.size(), n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0) sent += static_cast<std::size_t>(w);
+        r.pump->step(1ms);
+    }
+    return sent;
+}
+
+// The high side accepts and never reads: the low side is slowed, never stopped.
+UniqueFd stalled_high(Rig& r)
+{
+    auto opened = protocol::receive_link_open(r.high_link.get());
+    EXPECT_TRUE(opened.has_value() && opened->has_value());
+    UniqueFd high = std::move((*opened)->stream);
+    const std::uint8_t yes = protocol::k_link_accepted;
+    EXPECT_EQ(::write(high.get(), &yes, 1), 1);
+    return high;
+}
+
+TEST(Pump, AStalledHighSideHoldsTheLowSideBackForABoundedTime)
+{
+    Rig r(0, Pump::Limits{Pump::k_buffer, 1s});
+    UniqueFd low = r.connect();
+    r.run(20ms);
+    UniqueFd high = stalled_high(r);
+    // The pump's buffer and the sockets fill, then the low side waits...
+    const std::size_t before = push(r, low.get(), 64 << 20, 700ms);
+    EXPECT_LT(before, 8u << 20) << "the low side was held back";
+    EXPECT_GE(before, Pump::k_buffer);
+    // ...for the full buffer's timeout at most, then goes on (its bytes dropped).
+    const std::size_t after = push(r, low.get(), 4 << 20, 2500ms);
+    EXPECT_EQ(after, 4u << 20) << "the low side is never stopped for good";
+    EXPECT_EQ(read_some(low.get()), std::string(1, '\x01')) << "nothing but the answer for the low side";
+}
+
+TEST(Pump, ABufferFullTooLongEndsTheHighSide)
+{
+    Rig r(0, Pump::Limits{64 * 1024, 300ms});
+    UniqueFd low = r.connect();
+    r.run(20ms);
+    UniqueFd high = stalled_high(r);
+    push(r, low.get(), 64 << 20, 1500ms);
+    EXPECT_GT(r.pump->stats().dropped, 0u) << "the buffer was dropped with the high side";
+    char c;
+    while (::recv(high.get(), &c, 1, MSG_DONTWAIT) > 0) {
+    }
+    EXPECT_EQ(::recv(high.get(), &c, 1, MSG_DONTWAIT), 0) << "the high side's connection ended";
+    // Then the low side's bytes are taken at the past average and dropped.
+    const std::size_t after = push(r, low.get(), 4 << 20, 3000ms);
+    EXPECT_EQ(after, 4u << 20);
+    EXPECT_EQ(read_some(low.get()), std::string(1, '\x01'));
+}
+
+TEST(Pump, TheRateCapHoldsEndToEnd)
+{
+    Rig r(512 * 1024);  // 512 KiB/s
+    UniqueFd low = r.connect();
+    r.run(20ms);
+    auto opened = protocol::receive_link_open(r.high_link.get());
+    ASSERT_TRUE(opened.has_value() && opened->has_value());
+    UniqueFd high = std::move((*opened)->stream);
+    const std::uint8_t yes = protocol::k_link_accepted;
+    ASSERT_EQ(::write(high.get(), &yes, 1), 1);
+    // Feed it for a second while the high side reads everything.
+    std::size_t got = 0;
+    static const std::string chunk(65536, 'c');
+    const auto start = Clock::now();
+    while (Clock::now() - start < 1s) {
+        (void)::send(low.get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        r.pump->step(1ms);
+        got += read_some(high.get()).size();
+    }
+    // One second at 512 KiB/s, and the first chunk and the bucket's burst (a tenth of a second).
+    EXPECT_LE(got, 512u * 1024 + Schedule::k_chunk + 64 * 1024);
+    EXPECT_GE(got, 256u * 1024);
+}
+
 }  // namespace
+
