@@ -169,6 +169,10 @@ Result<void> add_virtio_vsock(State& s, VmConfig& config)
     if (index >= layout::k_virtio_max_devices) return fail(Errc::InvalidInput, "too many devices");
     VirtioSlot slot;
     slot.watcher = std::make_unique<DeviceWatcher>(s.epoll.get(), index);
+    // Each connection holds a socket, and a guest connection a second one for a moment; a device
+    // with no listener, connector or channel has no connection to hold, only refusals.
+    if (config.vsock_listener.valid() || config.vsock_connector.valid() || !config.vsock_links.empty())
+        s.spare_fds += static_cast<int>(virtio::vsock::VsockDevice::k_max_connections) + 2;
     s.vsock_connector = std::move(config.vsock_connector);
     virtio::vsock::VsockDevice::Connector connect;
     if (s.vsock_connector.valid()) {
@@ -187,10 +191,6 @@ Result<void> add_virtio_vsock(State& s, VmConfig& config)
                              static_cast<unsigned long long>(cid), port);
         st->note_refused_connection(cid, port);
     });
-    // Each connection holds a socket, and a guest connection a second one for a moment; a device
-    // with no listener, connector or channel has no connection to hold, only refusals.
-    if (config.vsock_listener.valid() || s.vsock_connector.valid() || !config.vsock_links.empty())
-        s.spare_fds += static_cast<int>(virtio::vsock::VsockDevice::k_max_connections) + 2;
     slot.irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_virtio_irq_base + index));
     slot.transport = std::make_unique<virtio::MmioTransport>(s.mem, std::move(device), *slot.irq);
     return attach(s, std::move(slot));

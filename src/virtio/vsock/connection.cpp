@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "base/log.hpp"
 #include "protocol/vsock_link.hpp"
@@ -157,9 +158,16 @@ bool VsockDevice::open_through_link(const Link& link, const Header& h)
 {
     if (m_conns.size() >= k_max_connections || find(Key{h.dst_cid, h.src_port, h.dst_port})) return false;
     int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return false;
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+        MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: socketpair: %s", std::strerror(errno));
+        return false;
+    }
     base::UniqueFd mine(sv[0]), theirs(sv[1]);
-    if (!protocol::send_link_open(link.fd.get(), {h.src_port, h.dst_port}, theirs.get())) return false;
+    if (auto sent = protocol::send_link_open(link.fd.get(), {h.src_port, h.dst_port}, theirs.get()); !sent) {
+        MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: channel to CID %llu port %u: %s",
+                             static_cast<unsigned long long>(h.dst_cid), h.dst_port, describe(sent.error()).c_str());
+        return false;
+    }
     Connection* c = add(std::move(mine), Connection::State::Confirming, Key{h.dst_cid, h.src_port, h.dst_port});
     if (!c) return false;
     c->peer_buf_alloc = h.buf_alloc;
@@ -174,6 +182,8 @@ void VsockDevice::on_confirm(Connection& c)
     const ssize_t n = ::read(c.fd.get(), &b, 1);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n != 1 || b != protocol::k_link_accepted) {
+        MOAT_LOG(Debug, "virtio-vsock: CID %llu port %u refused the guest's connection",
+                 static_cast<unsigned long long>(c.peer_cid), c.host_port);
         close(c, true);
         return;
     }
@@ -203,7 +213,11 @@ void VsockDevice::accept_link(std::size_t index)
             continue;
         }
         Connection* c = add(std::move((*r)->stream), Connection::State::Requesting, Key{link.peer_cid, o.dst_port, o.src_port});
-        if (!c) continue;  // closing the stream tells the peer: refused
+        if (!c) {  // closing the stream tells the peer: refused
+            MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: channel from CID %llu: connection refused (%zu open)",
+                                 static_cast<unsigned long long>(link.peer_cid), m_conns.size());
+            continue;
+        }
         c->ack = std::string(1, static_cast<char>(protocol::k_link_accepted));
         c->request_owed = true;
     }

@@ -181,6 +181,8 @@ void VsockDevice::handle_packet(const Header& h, const ChainBuffers& b)
     Connection* c = find(Key{h.dst_cid, h.src_port, h.dst_port});
     if (c && c->state == Connection::State::ConnectLine) c = nullptr;  // not offered to the guest yet
     if (c && c->state == Connection::State::Confirming && h.op != VIRTIO_VSOCK_OP_RST) {
+        MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: op %u from port %u before its connection was answered: reset", h.op,
+                             h.src_port);
         close(*c, true);  // nothing but waiting (or giving up) is the guest's before RESPONSE
         return;
     }
