@@ -15,6 +15,7 @@
 
 #include "fuzz_common.hpp"
 #include "virtio/testing/fake_guest.hpp"
+#include "virtio/testing/recording_watcher.hpp"
 #include "virtio/vsock/vsock_device.hpp"
 
 using namespace moat;
@@ -29,17 +30,6 @@ public:
     void notify_config_change() override {}
     void device_needs_reset() override {}
     bool poll_later(std::uint32_t, std::chrono::microseconds) override { return false; }
-};
-
-class MapWatcher final : public HostWatcher {
-public:
-    bool watch(int fd, std::uint32_t token) override
-    {
-        tokens[fd] = token;
-        return true;
-    }
-    void unwatch(int fd) override { tokens.erase(fd); }
-    std::map<int, std::uint32_t> tokens;
 };
 
 sockaddr_un listener_address(socklen_t& len)
@@ -69,7 +59,7 @@ struct Run {
     testing::FakeGuest rx{64, 1 << 20};
     testing::FakeGuest tx{rx.mem(), 0x3000, 64};
     testing::FakeGuest ev{rx.mem(), 0x6000, 64};
-    MapWatcher watcher;
+    testing::RecordingWatcher watcher;
     NullNotifier notifier;
     std::vector<base::UniqueFd> host;  // host ends: connector sockets and listener clients
     std::unique_ptr<VsockDevice> dev;

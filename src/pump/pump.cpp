@@ -151,7 +151,7 @@ void Pump::read_low(Flow& f, Clock::time_point now)
         return;
     }
     if (got <= 0) {
-        f.low_done = true;  // closed now, whatever the high side has read: it tells the low side nothing
+        // Closed now, whatever the high side has read: it tells the low side nothing.
         f.low.reset();
         return;
     }
@@ -185,12 +185,12 @@ void Pump::write_high(Flow& f, Clock::time_point now)
         f.blocked_since = {};
         f.schedule.high_took(static_cast<std::uint64_t>(sent), waited);
     }
-    if (f.low_done) ::shutdown(f.high.get(), SHUT_WR);
+    if (f.low_done()) ::shutdown(f.high.get(), SHUT_WR);
 }
 
 bool Pump::finished(const Flow& f) const
 {
-    return f.low_done && (f.state == Flow::State::Discard || (f.state == Flow::State::Open && f.buf.empty()));
+    return f.low_done() && (f.state == Flow::State::Discard || (f.state == Flow::State::Open && f.buf.empty()));
 }
 
 bool Pump::step(std::chrono::milliseconds max_wait)
@@ -198,7 +198,7 @@ bool Pump::step(std::chrono::milliseconds max_wait)
     Clock::time_point now = Clock::now();
     Clock::duration wait = max_wait;
     for (const auto& f : m_flows)
-        if (!f->low_done && f->low_readable) wait = std::min(wait, std::max(Clock::duration::zero(), f->next_read - now));
+        if (!f->low_done() && f->low_readable) wait = std::min(wait, std::max(Clock::duration::zero(), f->next_read - now));
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
     const timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
     std::array<epoll_event, 32> events;
@@ -216,7 +216,7 @@ bool Pump::step(std::chrono::milliseconds max_wait)
     }
     now = Clock::now();
     for (auto& f : m_flows) {
-        if (!f->low_done && f->low_readable && now >= f->next_read) read_low(*f, now);
+        if (!f->low_done() && f->low_readable && now >= f->next_read) read_low(*f, now);
         write_high(*f, now);
     }
     std::erase_if(m_flows, [this](const auto& f) { return finished(*f); });

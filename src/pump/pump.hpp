@@ -74,8 +74,8 @@ private:
         Clock::time_point full_since{};
         Clock::time_point blocked_since{};  // the high side's socket is full since, or zero
         bool low_readable = true;
-        bool low_done = false;  // the low side finished: its stream is closed
         explicit Flow(std::uint64_t rate, std::uint64_t seed) : schedule(rate, seed) {}
+        bool low_done() const { return !low.valid(); }  // the low side finished: its stream is closed
     };
 
     Pump(base::UniqueFd low_link, base::UniqueFd high_link, std::uint32_t port, std::uint64_t rate, std::uint64_t seed,

@@ -13,6 +13,7 @@
 
 #include "protocol/vsock_link.hpp"
 #include "virtio/testing/fake_guest.hpp"
+#include "virtio/testing/recording_watcher.hpp"
 #include "virtio/vsock/host_line.hpp"
 #include "virtio/vsock/packet.hpp"
 #include "virtio/vsock/vsock_device.hpp"
@@ -22,6 +23,7 @@ using namespace moat::virtio::vsock;
 using moat::base::UniqueFd;
 using moat::memory::GuestAddress;
 using moat::virtio::testing::FakeGuest;
+using moat::virtio::testing::RecordingWatcher;
 
 namespace {
 
@@ -100,17 +102,6 @@ TEST(VsockHostLine, ParsesConnectLines)
 }
 
 // --- the device --------------------------------------------------------------------------------
-
-class RecordingWatcher final : public HostWatcher {
-public:
-    bool watch(int fd, std::uint32_t token) override
-    {
-        tokens[fd] = token;
-        return true;
-    }
-    void unwatch(int fd) override { tokens.erase(fd); }
-    std::map<int, std::uint32_t> tokens;
-};
 
 class CountingNotifier final : public DriverNotifier {
 public:
