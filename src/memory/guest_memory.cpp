@@ -15,14 +15,14 @@ constexpr std::uint64_t k_page = 4096;
 Result<void> GuestSlice::read(std::size_t off, std::span<std::byte> dst) const
 {
     if (off > m_len || dst.size() > m_len - off) return fail(Errc::OutOfRange, "guest slice read");
-    std::memcpy(dst.data(), m_base + off, dst.size());
+    if (!dst.empty()) std::memcpy(dst.data(), m_base + off, dst.size());
     return {};
 }
 
 Result<void> GuestSlice::write(std::size_t off, std::span<const std::byte> src) const
 {
     if (off > m_len || src.size() > m_len - off) return fail(Errc::OutOfRange, "guest slice write");
-    std::memcpy(m_base + off, src.data(), src.size());
+    if (!src.empty()) std::memcpy(m_base + off, src.data(), src.size());
     return {};
 }
 
@@ -76,7 +76,7 @@ Result<void> GuestMemory::read(GuestAddress addr, std::span<std::byte> dst) cons
 {
     std::byte* p = host_range(addr, dst.size());
     if (!p) return fail(Errc::OutOfRange, "guest memory read outside guest memory");
-    std::memcpy(dst.data(), p, dst.size());
+    if (!dst.empty()) std::memcpy(dst.data(), p, dst.size());  // an empty span may have no data()
     return {};
 }
 
@@ -84,7 +84,7 @@ Result<void> GuestMemory::write(GuestAddress addr, std::span<const std::byte> sr
 {
     std::byte* p = host_range(addr, src.size());
     if (!p) return fail(Errc::OutOfRange, "guest memory write outside guest memory");
-    std::memcpy(p, src.data(), src.size());
+    if (!src.empty()) std::memcpy(p, src.data(), src.size());
     return {};
 }
 
