@@ -32,6 +32,16 @@ TARGETS = {
     "blk seq-read": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
     "blk randread-qd1": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
     "blk randread-qd32": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
+    "vsock host->guest": ("ratio >= 0.7", lambda r, v: None if r is None else r >= 0.7),
+}
+# The vsock part (bench/lab-bench): bench -> (metric, the result's field, unit, who is the peer).
+# VM -> VM has no peer in QEMU (vhost-vsock joins a guest to its host only); the pump's figure is
+# set against the direct channel's in the same runs: its cost.
+VSOCK = {
+    "vsock-h2g": ("vsock host->guest", "mb_s", "MB/s"),
+    "vsock-conns": ("vsock connections host->guest", "per_s", "conn/s"),
+    "vsock-v2v": ("vsock VM->VM", "mb_s", "MB/s"),
+    "vsock-pump": ("vsock VM->VM pump vs direct", "mb_s", "MB/s"),
 }
 UNITS = {}
 # The boot figures' peers and their metrics' suffixes: qemu-rtc is QEMU microvm with its RTC, a
@@ -80,6 +90,12 @@ def collect(rows):
                 add(lane, "launch storm: 6 or more at init", vmm, max(reached) / 1e6, "ms")
             continue
         r = row["result"]
+        if bench in VSOCK:
+            metric, field, unit = VSOCK[bench]
+            add(lane, metric, vmm, r.get(field), unit)
+            if bench == "vsock-v2v":  # the pump's peer: the direct channel
+                add(lane, VSOCK["vsock-pump"][0], "direct", r.get(field), unit)
+            continue
         if bench == "startup":
             if r:
                 add(lane, "startup CPU to first KVM_RUN", vmm, r["startup_cpu_us"] / 1000, "ms")
@@ -116,7 +132,7 @@ def summary(values):
 
 # make bench, every step of it, is to take under this long.
 BUDGET_MIN = 20
-FULL_RUN = {"local lane", "lab main", "lab storm"}
+FULL_RUN = {"local lane", "lab main", "lab vsock", "lab storm"}
 
 
 def timing(durations):
@@ -156,7 +172,7 @@ def main():
         moat = by_vmm.get("moat")
         if not moat:
             continue
-        peer_name = next((v for v in ("qemu", "rawkvm") if v in by_vmm), None)
+        peer_name = next((v for v in ("qemu", "rawkvm", "direct") if v in by_vmm), None)
         peer = by_vmm.get(peer_name) if peer_name else None
         m = summary(moat)
         p = summary(peer) if peer else None
