@@ -15,7 +15,13 @@ namespace moat::jail {
 
 // What a VM process holds beyond guest memory: its own pages (about 1 MiB measured, see
 // bench/README.md) and the kernel's for KVM (page tables, vCPU state), with room to spare.
+// Sanitizer builds (`make asan`) hold far more: AddressSanitizer's shadow of what is touched and
+// its quarantine of freed blocks (256 MiB by default) count too.
+#if MOAT_SANITIZER_RUNTIME
+inline constexpr std::uint64_t k_memory_overhead = std::uint64_t{1024} << 20;
+#else
 inline constexpr std::uint64_t k_memory_overhead = std::uint64_t{64} << 20;
+#endif
 
 struct CgroupLimits {
     std::uint64_t memory_max = 0;

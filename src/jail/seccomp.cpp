@@ -162,6 +162,7 @@ const Entry k_sanitizer_runtime[] = {
     MOAT_CALL(sigaltstack, Any, "ASan removes a thread's signal stack as the thread ends"),
     MOAT_CALL(gettid, Any, "the runtimes name the thread they act for"),
     MOAT_CALL(sched_yield, Any, "the runtimes' spin locks"),
+    MOAT_CALL(madvise, Any, "ASan's allocator gives the pages of freed large blocks back"),
 };
 #endif
 

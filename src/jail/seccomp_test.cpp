@@ -182,7 +182,9 @@ TEST(SeccompFilters, VsockCallsOnlyWithAVsockDevice)
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, accept)));
     EXPECT_EQ(exit_code(run_filtered(Role::Vmm, accept, 0, true)), 21);  // EBADF, not a kill
     auto close5 = [] { return ::close(5) < 0 ? 23 : 24; };
+#if !defined(__SANITIZE_ADDRESS__)  // sanitizer builds let the runtime close anything (seccomp.cpp)
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, close5)));
+#endif
     EXPECT_EQ(exit_code(run_filtered(Role::Vcpu, close5, 0, true)), 23);
     // recvmsg on the monitor's socket (fd 3) and those listed (the connector's, links: 4, 5).
     auto recv_on = [](int fd) {
