@@ -63,7 +63,7 @@ std::string system_graph(const policy::Manifest& m)
         }
         const std::string pump = q("pump " + c.from + " " + c.to + " " + std::to_string(c.port));
         std::string text = "pump " + port;
-        if (c.rate) text += "\n" + std::to_string(c.rate) + " B/s";
+        if (c.rate) text += '\n' + std::to_string(c.rate) + " B/s";
         g += "  " + pump + " [shape=diamond, label=" + q(text) + "];\n";
         g += "  " + vm + " -> " + pump + " [" + edge_style(d, "one way") + "];\n";
         g += "  " + pump + " -> " + to + " [" + edge_style(d, "one way") + "];\n";

@@ -138,9 +138,11 @@ Result<void> System::spawn(Vm& v)
     std::string disks;
     for (const auto& d : spec.disks) disks += (disks.empty() ? "" : ",") + d.volume + ":" + to_string(d.mode);
     std::string channels;
-    for (const auto& c : v.channels)
-        channels += (channels.empty() ? "" : ",") + std::string(c.outgoing ? "to:" : "from:") + std::to_string(c.peer_cid) +
-                    ":" + std::to_string(c.port);
+    for (const auto& c : v.channels) {
+        if (!channels.empty()) channels += ',';
+        channels += c.outgoing ? "to:" : "from:";
+        channels += std::to_string(c.peer_cid) + ":" + std::to_string(c.port);
+    }
     if (!audit("vm.start", {{"vm", std::string_view(spec.name)},
                             {"pid", std::int64_t{pid}},
                             {"label", std::string_view(policy::format_label(m_manifest.lattice, spec.label))},
