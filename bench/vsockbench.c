@@ -6,14 +6,14 @@
  *                                  answers the byte count (8 bytes); 'q' ends the server
  *   vsockbench send TARGET PORT MIB
  *                                  host or guest: sends MIB MiB with 's', waits for the count,
- *                                  prints a JSON line (connect to the count's arrival)
+ *                                  prints a JSON line (connection set up to the count's arrival)
  *   vsockbench conns TARGET PORT N host: N connections one after another, each a 'p' and its
  *                                  answer; prints a JSON line with connections per second
  *   vsockbench quit TARGET PORT    ends a server
  *
  * TARGET is a vsock CID, or unix:PATH for `moat run --vsock PATH` (Firecracker's convention:
  * "CONNECT PORT\n", then "OK ...\n"). A connection refused or reset before the server listens is
- * tried again for up to 60 s. With `send` the stream is one-way when the server cannot answer
+ * tried again for up to 60 s, as is one to a VM or a guest driver not up yet. With `send` the stream is one-way when the server cannot answer
  * (through a pump): its count never comes, and `send` reports the time to its own close instead. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -90,7 +90,11 @@ static int connect_to(const char *target, unsigned port)
     for (double give_up = now() + 60;;) {
         int s = try_connect(target, port);
         if (s >= 0) return s;
-        if (now() > give_up || (errno != ECONNREFUSED && errno != ECONNRESET && errno != ENOENT)) die("connect");
+        /* Not up yet: no listener (refused, reset), no VM with that CID yet (ENODEV, vhost-vsock),
+         * a guest whose driver is not up yet (the guest's connect times out), no socket file yet. */
+        int e = errno;
+        if (now() > give_up || (e != ECONNREFUSED && e != ECONNRESET && e != ENODEV && e != ETIMEDOUT && e != ENOENT))
+            die("connect");
         usleep(20000);
     }
 }
@@ -129,8 +133,8 @@ static int serve(unsigned port)
 static int send_bytes(const char *target, unsigned port, unsigned mib)
 {
     memset(buf, 0x5a, sizeof buf);
-    double t0 = now();
     int s = connect_to(target, port);
+    double t0 = now();  /* from the connection's set-up, which waited for the server to be up */
     if (write_all(s, "s", 1) < 0) die("write");
     for (unsigned i = 0; i < mib; ++i)
         if (write_all(s, buf, sizeof buf) < 0) die("write");
