@@ -53,7 +53,7 @@ struct Config {
     std::uint64_t seed = 1;
 };
 
-struct Result {
+struct Measured {
     double error = 0.5;  // on the bits after the training prefix
     int lag_slices = 0;
     double per_period = 0, per_second = 0;
@@ -162,7 +162,7 @@ UniqueFd accept_through_pump(moat::pump::Pump& pump, int high_link)
     std::exit(1);
 }
 
-Result run(const Config& c)
+Measured run(const Config& c)
 {
     std::mt19937_64 rng(c.seed);
     std::vector<bool> bits(static_cast<std::size_t>(c.bits));
@@ -190,7 +190,7 @@ Result run(const Config& c)
     }
     std::atomic<bool> stop{false};
     const auto t0 = Clock::now() + k_warmup;
-    Result r;
+    Measured r;
     std::thread pump_thread;
     if (pump) pump_thread = std::thread(run_pump, std::ref(*pump), std::cref(stop));
     std::thread writer(low_side, low.get(), t0, slice, std::ref(slices), std::cref(stop), std::ref(r.bytes));
@@ -213,7 +213,7 @@ Result run(const Config& c)
 
 // `floor`: what guessing reaches on as many test bits in one run of two in forty (an error two
 // standard deviations from 1/2): a capacity below it is not told apart from none.
-void print(const Config& c, const Result& r)
+void print(const Config& c, const Measured& r)
 {
     const int n = c.bits - k_training;
     const double floor = 1 - binary_entropy(0.5 - 2 * std::sqrt(0.25 / n));
@@ -233,7 +233,7 @@ void print(const Config& c, const Result& r)
 int check()
 {
     Config direct{false, 0, 20, 288, 7}, pump{true, 1 << 20, 20, 288, 7};
-    const Result d = run(direct), p = run(pump);
+    const Measured d = run(direct), p = run(pump);
     print(direct, d);
     print(pump, p);
     bool ok = true;

@@ -34,7 +34,7 @@ TARGETS = {
     "blk randread-qd32": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
     "vsock host->guest": ("ratio >= 0.7", lambda r, v: None if r is None else r >= 0.7),
 }
-# The vsock part (bench/lab-bench): bench -> (metric, the result's field, unit, who is the peer).
+# The vsock part (bench/lab-bench): bench -> (metric, the result's field, unit).
 # VM -> VM has no peer in QEMU (vhost-vsock joins a guest to its host only); the pump's figure is
 # set against the direct channel's in the same runs: its cost.
 VSOCK = {

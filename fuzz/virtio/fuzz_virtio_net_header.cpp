@@ -9,6 +9,7 @@
 
 #include "fuzz_common.hpp"
 #include "virtio/net/header.hpp"
+#include "virtio/spec.hpp"
 
 using namespace moat::virtio::net;
 
@@ -19,7 +20,7 @@ void check(bool ok)
     if (!ok) __builtin_trap();
 }
 
-constexpr bool has(std::uint64_t f, unsigned b) { return (f >> b) & 1; }
+constexpr bool has(std::uint64_t f, unsigned b) { return (f & moat::virtio::feature_bit(b)) != 0; }
 
 }  // namespace
 
@@ -33,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const unsigned offered[] = {VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN,
                                 VIRTIO_NET_F_HOST_UFO};
     for (unsigned i = 0; i < 5; ++i)
-        if (fbits & (1u << i)) features |= std::uint64_t{1} << offered[i];
+        if (fbits & (1u << i)) features |= moat::virtio::feature_bit(offered[i]);
     const std::uint64_t frame_len = in.take<std::uint32_t>() % (k_max_frame + 64);
 
     const Header h = decode(raw);

@@ -102,6 +102,19 @@ struct Rig {
         const auto end = Clock::now() + total;
         while (Clock::now() < end) pump->step(5ms);
     }
+    // The high VM's process accepts the connection the pump opened: its end of the stream.
+    UniqueFd accept_high()
+    {
+        auto opened = protocol::receive_link_open(high_link.get());
+        if (!opened || !*opened) {
+            ADD_FAILURE() << "the pump opened no connection to the high side";
+            return {};
+        }
+        UniqueFd high = std::move((*opened)->stream);
+        const std::uint8_t yes = protocol::k_link_accepted;
+        EXPECT_EQ(::write(high.get(), &yes, 1), 1);
+        return high;
+    }
 };
 
 std::string read_some(int fd)
@@ -204,23 +217,12 @@ std::size_t push(Rig& r, int low, std::size_t n, std::chrono::milliseconds for_a
     return sent;
 }
 
-// The high side accepts and never reads: the low side is slowed, never stopped.
-UniqueFd stalled_high(Rig& r)
-{
-    auto opened = protocol::receive_link_open(r.high_link.get());
-    EXPECT_TRUE(opened.has_value() && opened->has_value());
-    UniqueFd high = std::move((*opened)->stream);
-    const std::uint8_t yes = protocol::k_link_accepted;
-    EXPECT_EQ(::write(high.get(), &yes, 1), 1);
-    return high;
-}
-
 TEST(Pump, AStalledHighSideHoldsTheLowSideBackForABoundedTime)
 {
     Rig r(0, Pump::Limits{Pump::k_buffer, 1s});
     UniqueFd low = r.connect();
     r.run(20ms);
-    UniqueFd high = stalled_high(r);
+    UniqueFd high = r.accept_high();  // and never reads
     // The pump's buffer and the sockets fill, then the low side waits...
     const std::size_t before = push(r, low.get(), 64 << 20, 700ms);
     EXPECT_LT(before, 8u << 20) << "the low side was held back";
@@ -236,7 +238,7 @@ TEST(Pump, ABufferFullTooLongEndsTheHighSide)
     Rig r(0, Pump::Limits{64 * 1024, 300ms});
     UniqueFd low = r.connect();
     r.run(20ms);
-    UniqueFd high = stalled_high(r);
+    UniqueFd high = r.accept_high();  // and never reads
     push(r, low.get(), 64 << 20, 1500ms);
     EXPECT_GT(r.pump->stats().dropped, 0u) << "the buffer was dropped with the high side";
     char c;
@@ -254,11 +256,8 @@ TEST(Pump, TheRateCapHoldsEndToEnd)
     Rig r(512 * 1024);  // 512 KiB/s
     UniqueFd low = r.connect();
     r.run(20ms);
-    auto opened = protocol::receive_link_open(r.high_link.get());
-    ASSERT_TRUE(opened.has_value() && opened->has_value());
-    UniqueFd high = std::move((*opened)->stream);
-    const std::uint8_t yes = protocol::k_link_accepted;
-    ASSERT_EQ(::write(high.get(), &yes, 1), 1);
+    UniqueFd high = r.accept_high();
+    ASSERT_TRUE(high.valid());
     // Feed it for a second while the high side reads everything.
     std::size_t got = 0;
     static const std::string chunk(65536, 'c');

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 
+#include "virtio/spec.hpp"
+
 namespace moat::virtio::net {
 
 namespace {
 
-constexpr bool has(std::uint64_t features, unsigned bit) { return (features >> bit) & 1; }
+constexpr bool has(std::uint64_t features, unsigned bit) { return (features & feature_bit(bit)) != 0; }
 
 Check segmentation(const Header& h, std::uint64_t features, std::uint64_t frame_len)
 {

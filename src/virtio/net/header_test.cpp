@@ -12,9 +12,9 @@ using namespace moat::virtio::net;
 
 namespace {
 
-constexpr std::uint64_t bit(unsigned b) { return std::uint64_t{1} << b; }
-constexpr std::uint64_t k_offloads = bit(VIRTIO_NET_F_CSUM) | bit(VIRTIO_NET_F_HOST_TSO4) | bit(VIRTIO_NET_F_HOST_TSO6) |
-                                     bit(VIRTIO_NET_F_HOST_ECN) | bit(VIRTIO_NET_F_HOST_UFO);
+constexpr std::uint64_t k_offloads = feature_bit(VIRTIO_NET_F_CSUM) | feature_bit(VIRTIO_NET_F_HOST_TSO4) |
+                                     feature_bit(VIRTIO_NET_F_HOST_TSO6) | feature_bit(VIRTIO_NET_F_HOST_ECN) |
+                                     feature_bit(VIRTIO_NET_F_HOST_UFO);
 
 // A TCPv4 segment's header as Linux sends it: Ethernet 14, IPv4 20, TCP 20 (checksum at 16).
 Header tso4()
@@ -55,9 +55,9 @@ TEST(NetHeader, PlainFramesNeedOnlyALength)
 TEST(NetHeader, PartialChecksumNeedsTheFeatureAndAFieldInsideTheFrame)
 {
     Header h{.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34, .csum_offset = 16};
-    EXPECT_TRUE(check_tx(h, bit(VIRTIO_NET_F_CSUM), 54).ok);  // the field's two bytes end at 52
-    EXPECT_TRUE(check_tx(h, bit(VIRTIO_NET_F_CSUM), 52).ok);
-    EXPECT_EQ(check_tx(h, bit(VIRTIO_NET_F_CSUM), 51).why, "checksum field beyond the frame");
+    EXPECT_TRUE(check_tx(h, feature_bit(VIRTIO_NET_F_CSUM), 54).ok);  // the field's two bytes end at 52
+    EXPECT_TRUE(check_tx(h, feature_bit(VIRTIO_NET_F_CSUM), 52).ok);
+    EXPECT_EQ(check_tx(h, feature_bit(VIRTIO_NET_F_CSUM), 51).why, "checksum field beyond the frame");
     EXPECT_EQ(check_tx(h, 0, 54).why, "checksum offload not negotiated");
     h.csum_start = 0xffff;
     h.csum_offset = 0xffff;  // no 16-bit wrap-around lets this through
@@ -67,15 +67,18 @@ TEST(NetHeader, PartialChecksumNeedsTheFeatureAndAFieldInsideTheFrame)
 TEST(NetHeader, SegmentationOnlyOfANegotiatedKind)
 {
     EXPECT_TRUE(check_tx(tso4(), k_offloads, 65000).ok);
-    EXPECT_EQ(check_tx(tso4(), k_offloads & ~bit(VIRTIO_NET_F_HOST_TSO4), 65000).why, "TCPv4 segmentation not negotiated");
+    EXPECT_EQ(check_tx(tso4(), k_offloads & ~feature_bit(VIRTIO_NET_F_HOST_TSO4), 65000).why,
+              "TCPv4 segmentation not negotiated");
     Header h = tso4();
     h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
     h.csum_start = 54;
     EXPECT_TRUE(check_tx(h, k_offloads, 65000).ok);
-    EXPECT_EQ(check_tx(h, k_offloads & ~bit(VIRTIO_NET_F_HOST_TSO6), 65000).why, "TCPv6 segmentation not negotiated");
+    EXPECT_EQ(check_tx(h, k_offloads & ~feature_bit(VIRTIO_NET_F_HOST_TSO6), 65000).why,
+              "TCPv6 segmentation not negotiated");
     h.gso_type = VIRTIO_NET_HDR_GSO_UDP;
     EXPECT_TRUE(check_tx(h, k_offloads, 65000).ok);
-    EXPECT_EQ(check_tx(h, k_offloads & ~bit(VIRTIO_NET_F_HOST_UFO), 65000).why, "UDP fragmentation not negotiated");
+    EXPECT_EQ(check_tx(h, k_offloads & ~feature_bit(VIRTIO_NET_F_HOST_UFO), 65000).why,
+              "UDP fragmentation not negotiated");
     for (int kind : {2, 5, 6, 0x7f}) {
         h.gso_type = static_cast<std::uint8_t>(kind);
         EXPECT_EQ(check_tx(h, k_offloads, 65000).why, "unknown segmentation type") << kind;
@@ -87,7 +90,8 @@ TEST(NetHeader, TheEcnBitNeedsSegmentationAndItsFeature)
     Header h = tso4();
     h.gso_type = static_cast<std::uint8_t>(VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN);
     EXPECT_TRUE(check_tx(h, k_offloads, 65000).ok);
-    EXPECT_EQ(check_tx(h, k_offloads & ~bit(VIRTIO_NET_F_HOST_ECN), 65000).why, "ECN segmentation not negotiated");
+    EXPECT_EQ(check_tx(h, k_offloads & ~feature_bit(VIRTIO_NET_F_HOST_ECN), 65000).why,
+              "ECN segmentation not negotiated");
     Header plain{.gso_type = VIRTIO_NET_HDR_GSO_ECN};
     EXPECT_EQ(check_tx(plain, k_offloads, 100).why, "ECN bit without segmentation");
 }
