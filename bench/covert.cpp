@@ -41,7 +41,7 @@ using namespace std::chrono_literals;
 using moat::base::UniqueFd;
 using Clock = std::chrono::steady_clock;
 
-constexpr int k_slices = 8;       // per period: the receiver may shift its windows by one slice
+constexpr int k_slices = 8;       // per period: the receiver shifts its windows in slices
 constexpr int k_training = 32;    // known bits first
 constexpr auto k_warmup = 500ms;  // the high side reads all it can before the first bit
 
@@ -211,8 +211,8 @@ Measured run(const Config& c)
     return r;
 }
 
-// `floor`: what guessing reaches on as many test bits in one run of two in forty (an error two
-// standard deviations from 1/2): a capacity below it is not told apart from none.
+// `floor`: what guessing reaches on as many test bits in one run of forty (an error two
+// standard deviations under 1/2): a capacity below it is not told apart from none.
 void print(const Config& c, const Measured& r)
 {
     const int n = c.bits - k_training;
