@@ -8,11 +8,10 @@
 #include <span>
 #include <string_view>
 
+#include "virtio/net/address.hpp"
 #include "virtio/net/spec.hpp"
 
 namespace moat::virtio::net {
-
-using Mac = std::array<std::uint8_t, 6>;
 
 struct Header {
     std::uint8_t flags = 0;
