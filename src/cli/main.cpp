@@ -29,6 +29,7 @@
 #include "protocol/launch.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/programs.hpp"
+#include "protocol/tap.hpp"
 
 namespace {
 
@@ -97,6 +98,7 @@ struct RunOptions {
     std::uint32_t cpus = 1;
     std::vector<std::string> disks;
     std::string vsock;
+    std::vector<std::string> nets;
     bool verbose = false;
     bool no_jail = false;
 };
@@ -104,7 +106,7 @@ struct RunOptions {
 // The option values, checked before anything is opened so that a typo is named first. Fills
 // the launch's memory and vCPUs; returns 0 or the exit status after one line.
 int check_values(const RunOptions& o, protocol::VmLaunch& l, std::vector<cli::DiskSpec>& disks,
-                 std::optional<cli::VsockSpec>& vsock)
+                 std::optional<cli::VsockSpec>& vsock, std::vector<cli::NetSpec>& nets)
 {
     auto mem = cli::parse_size(o.mem);
     if (!mem) return usage_error("--mem '" + o.mem + "': " + mem.error().what);
@@ -123,6 +125,17 @@ int check_values(const RunOptions& o, protocol::VmLaunch& l, std::vector<cli::Di
         if (auto ok = cli::check_vsock_path(spec->path); !ok) return usage_error("--vsock '" + o.vsock + "': " + ok.error().what);
         vsock = *spec;
         l.vsock_cid = spec->cid;
+    }
+    if (o.nets.size() > protocol::k_max_launch_nets)
+        return usage_error("--net: at most " + std::to_string(protocol::k_max_launch_nets) + " interfaces");
+    for (const auto& text : o.nets) {
+        auto spec = cli::parse_net(text);
+        if (!spec) return usage_error("--net '" + text + "': " + spec.error().what);
+        for (const auto& other : nets)
+            if (other.tap == spec->tap || other.mac == spec->mac)
+                return usage_error("--net '" + text + "': the same tap or MAC as another --net");
+        nets.push_back(*spec);
+        l.nets.push_back(spec->mac);
     }
     l.memory = protocol::round_memory(*mem);
     l.cpus = o.cpus;
@@ -169,7 +182,8 @@ int run_vm(const RunOptions& o)
     l.cmdline = o.cmdline;
     std::vector<cli::DiskSpec> disks;
     std::optional<cli::VsockSpec> vsock;
-    if (int rc = check_values(o, l, disks, vsock); rc != 0) return rc;
+    std::vector<cli::NetSpec> nets;
+    if (int rc = check_values(o, l, disks, vsock, nets); rc != 0) return rc;
 
     // Then the files. Every descriptor is opened here; the VM process builds the VM from them.
     auto kernel = open_input("--kernel", o.kernel, O_RDONLY);
@@ -191,6 +205,14 @@ int run_vm(const RunOptions& o)
         disk_fds.push_back(std::move(*fd));
         l.disks.push_back(disks[i].access);
         l.input_names["disk " + std::to_string(i)] = "--disk '" + o.disks[i] + "'";
+    }
+    std::vector<base::UniqueFd> tap_fds;
+    for (std::size_t i = 0; i < nets.size(); ++i) {
+        auto tap = protocol::open_tap(nets[i].tap);
+        if (!tap) return usage_error("--net '" + o.nets[i] + "': " + describe(tap.error()));
+        fds.taps.push_back(tap->get());
+        tap_fds.push_back(std::move(*tap));
+        l.input_names["net " + std::to_string(i)] = "--net '" + o.nets[i] + "'";
     }
     if (int rc = check_software(l, fds.kernel, fds.initrd); rc != 0) return rc;
     base::UniqueFd kvm_fd;
@@ -251,6 +273,11 @@ CLI::App* add_run(CLI::App& app, Args& a)
                     "virtio-vsock device, PATH[,cid=N] (default CID 3): host programs connect to the Unix socket "
                     "PATH and write 'CONNECT <port>\\n'; the guest's connections to host port P reach a listener "
                     "at PATH_P (Firecracker's convention). PATH must not exist; it is removed when the VM ends");
+    run->add_option("--net", o.nets,
+                    "virtio-net device on a tap interface, tap=NAME[,mac=MAC]; repeatable. An existing tap you own "
+                    "needs no privilege (ip tuntap add dev NAME mode tap user $USER); a new one needs root and lasts "
+                    "as long as the VM. Default MAC: 02:6d:... derived from NAME. Frames the guest sends from another "
+                    "MAC are dropped");
     run->add_flag("-v,--verbose", o.verbose, "log what the VMM does (debug level)");
     run->add_flag("--no-jail", o.no_jail,
                   "debugging only: the VM process keeps this user's privileges and every system call (warns)");

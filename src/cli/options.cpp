@@ -42,4 +42,38 @@ Result<VsockSpec> parse_vsock(std::string_view text)
     return v;
 }
 
+Result<NetSpec> parse_net(std::string_view text)
+{
+    NetSpec n;
+    bool have_mac = false;
+    for (bool more = true; more;) {
+        const auto comma = text.find(',');
+        const std::string_view opt = text.substr(0, comma);
+        more = comma != std::string_view::npos;
+        if (more) text.remove_prefix(comma + 1);
+        if (opt.starts_with("tap=") && n.tap.empty()) {
+            n.tap = std::string(opt.substr(4));
+            if (base::check_ifname(n.tap)) return fail(Errc::InvalidInput, "tap=NAME must be an interface name (up to 15 letters, digits, '-', '_', '.')");
+        } else if (opt.starts_with("mac=") && !have_mac) {
+            const auto mac = base::parse_mac(opt.substr(4));
+            if (!mac) return fail(Errc::InvalidInput, "mac= must be six hex bytes, e.g. 52:54:00:12:34:56");
+            if (base::check_mac(*mac)) return fail(Errc::InvalidInput, "mac= must be a unicast address, not zero");
+            n.mac = *mac;
+            have_mac = true;
+        } else {
+            return fail(Errc::InvalidInput, "expected tap=NAME[,mac=MAC], each once");
+        }
+    }
+    if (n.tap.empty()) return fail(Errc::InvalidInput, "tap=NAME is missing");
+    if (!have_mac) n.mac = default_mac(n.tap);
+    return n;
+}
+
+base::Mac default_mac(std::string_view tap)
+{
+    std::uint32_t h = 2166136261u;  // FNV-1a
+    for (char c : tap) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
+    return base::local_mac(h);
+}
+
 }  // namespace moat::cli

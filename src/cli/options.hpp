@@ -1,4 +1,4 @@
-// Parsing of the `moat` command line's values: sizes, disk and vsock specifications.
+// Parsing of the `moat` command line's values: sizes, disk, vsock and network specifications.
 #pragma once
 
 #include <cstdint>
@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/disk_access.hpp"
+#include "base/net_address.hpp"
 #include "base/result.hpp"
 #include "base/size.hpp"
 
@@ -27,5 +28,15 @@ struct VsockSpec {
 };
 // "PATH" or "PATH,cid=N" (N as protocol::check_cid allows).
 Result<VsockSpec> parse_vsock(std::string_view text);
+
+struct NetSpec {
+    std::string tap;  // an existing tap interface (base::check_ifname)
+    base::Mac mac{};  // given, or default_mac(tap)
+};
+// "tap=NAME" or "tap=NAME,mac=MAC".
+Result<NetSpec> parse_net(std::string_view text);
+// The MAC of an interface on tap `name` when none is given: locally administered, the same for
+// the same name on every run.
+base::Mac default_mac(std::string_view tap);
 
 }  // namespace moat::cli

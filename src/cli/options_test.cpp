@@ -43,3 +43,22 @@ TEST(ParseVsock, PathAndCid)
     EXPECT_EQ(parse_vsock("v.sock,cid=2").error().code, moat::Errc::OutOfRange);
     EXPECT_EQ(parse_vsock("v.sock,cid=4294967295").error().code, moat::Errc::OutOfRange);
 }
+
+TEST(ParseNet, TapAndMac)
+{
+    auto n = parse_net("tap=tap0");
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(n->tap, "tap0");
+    EXPECT_EQ(n->mac, default_mac("tap0"));
+    EXPECT_EQ(n->mac[0], 0x02) << "locally administered, unicast";
+    EXPECT_NE(default_mac("tap0"), default_mac("tap1"));
+    n = parse_net("mac=52:54:00:12:34:56,tap=moat-dmz.1");
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(n->tap, "moat-dmz.1");
+    EXPECT_EQ(n->mac, (moat::base::Mac{0x52, 0x54, 0, 0x12, 0x34, 0x56}));
+    for (const char* bad : {"", "tap0", "tap=", "tap=tap0,", "tap=a/b", "tap=abcdefghijklmnop", "tap=t0,tap=t1",
+                            "tap=t0,mac=", "tap=t0,mac=52:54:00:12:34", "tap=t0,mac=01:00:5e:00:00:01",
+                            "tap=t0,mac=00:00:00:00:00:00", "tap=t0,mac=02:00:00:00:00:01,mac=02:00:00:00:00:02",
+                            "mac=02:00:00:00:00:01", "tap=t0,ro"})
+        EXPECT_FALSE(parse_net(bad).has_value()) << bad;
+}

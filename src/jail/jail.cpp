@@ -186,7 +186,7 @@ Result<Jailed> enter(const Plan& plan)
 
     // Default dispositions first: an inherited SIG_IGN for SIGCHLD would reap the child unseen.
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::signal(sig, SIG_DFL);
-    const FilterTarget vm{1, 0, plan.monitor, plan.vsock, -1, plan.receive};  // PID 1 of its namespace
+    const FilterTarget vm{1, 0, plan.monitor, plan.vsock, -1, plan.receive, plan.taps};  // PID 1 of its namespace
     j.vmm_filter = MOAT_TRY(compile(plan.pump ? Role::Pump : Role::Vmm, vm));
     if (!plan.pump) j.vcpu_filter = MOAT_TRY(compile(Role::Vcpu, vm));
     const sigset_t waited = waited_signals();

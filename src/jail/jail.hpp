@@ -39,6 +39,7 @@ struct Plan {
     bool vsock = false;            // the VM has a vsock device: its calls are allowed
     std::vector<int> receive;      // sockets it receives descriptors on (FilterTarget::receive)
     bool pump = false;             // a channel's pump (src/pump/): Jailed::vmm_filter is the pump's
+    std::vector<int> taps{};       // its virtio-net devices' taps (FilterTarget::taps)
 };
 
 struct Jailed {

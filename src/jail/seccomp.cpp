@@ -6,6 +6,7 @@
 #include "jail/seccomp.hpp"
 
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -41,6 +42,7 @@ enum class Only : std::uint8_t {
     VsockUnix,     // only in a VM with a vsock device, arg0 (domain) AF_UNIX
     Connector,     // arg0 is the connector's socket to the VM process
     Receive,       // arg0 is one of FilterTarget::receive
+    TapOffload,    // arg0 is one of FilterTarget::taps, arg1 TUNSETOFFLOAD
     Unix,          // arg0 (domain) is AF_UNIX
 };
 
@@ -104,6 +106,7 @@ const Entry k_vcpu[] = {
     MOAT_CALL(rt_sigprocmask, Any, "glibc blocks signals as the thread ends"),
     MOAT_CALL(clock_gettime, Any, "time where the vDSO does not answer"),
     MOAT_CALL(close, Vsock, "a vsock device the driver resets closes its host sockets"),
+    MOAT_CALL(ioctl, TapOffload, "virtio-net: the tap's offloads follow what the driver negotiated"),
     MOAT_CALL(exit, Any, "the thread ends"),
 };
 
@@ -219,6 +222,13 @@ int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
     case Only::Receive:
         for (int fd : t.receive)
             if (int r = add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(fd))}); r != 0) return r;
+        return 0;
+    case Only::TapOffload:
+        for (int fd : t.taps)
+            if (int r = add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(fd)),
+                                        SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(TUNSETOFFLOAD))});
+                r != 0)
+                return r;
         return 0;
     }
     return -EINVAL;

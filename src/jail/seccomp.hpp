@@ -34,6 +34,8 @@ struct FilterTarget {
     // Vmm: the sockets besides the monitor's it receives descriptors on (its vsock connector's,
     // its channels' incoming links).
     std::vector<int> receive{};
+    // Vcpu: the VM's taps (virtio-net), whose offloads it sets as a driver negotiates them.
+    std::vector<int> taps{};
 };
 
 // One allowed system call of a role, for tests and for `moat-vmm`'s debug output.

@@ -29,6 +29,7 @@ std::string encode_launch(const VmLaunch& l, bool initrd, bool listener, bool co
     for (const ChannelEnd& c : l.channels)
         s += std::string("channel ") + (c.outgoing ? "out " : "in ") + std::to_string(c.peer_cid) + " " +
              std::to_string(c.port) + "\n";
+    for (const base::Mac& m : l.nets) s += "net " + base::format_mac(m) + "\n";
     for (const auto& [input, text] : l.input_names) {
         std::string t = text;
         std::replace(t.begin(), t.end(), '\n', '?');
@@ -58,6 +59,11 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
         if (!check_cid(c.peer_cid) || c.peer_cid == l.vsock_cid || c.port == 0xffffffff)
             return fail(Errc::InvalidInput, "launch: a channel's CID or port is out of range");
 
+    if (l.nets.size() > k_max_launch_nets || fds.taps.size() != l.nets.size())
+        return fail(Errc::InvalidInput, "launch: not one tap per network interface, or too many interfaces");
+    for (const base::Mac& m : l.nets)
+        if (base::check_mac(m)) return fail(Errc::InvalidInput, "launch: a network interface's MAC is not unicast");
+
     std::vector<int> raw{fds.kvm, fds.kernel};
     if (fds.initrd >= 0) raw.push_back(fds.initrd);
     raw.insert(raw.end(), fds.disks.begin(), fds.disks.end());
@@ -68,6 +74,7 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
     for (int fd : {fds.vsock_listener, fds.vsock_connector})
         if (fd >= 0) raw.push_back(fd);
     raw.insert(raw.end(), fds.channels.begin(), fds.channels.end());
+    raw.insert(raw.end(), fds.taps.begin(), fds.taps.end());
     const std::string payload = encode_launch(l, fds.initrd >= 0, fds.vsock_listener >= 0, fds.vsock_connector >= 0);
     return send_message(sock, std::as_bytes(std::span(payload.data(), payload.size())), raw);
 }

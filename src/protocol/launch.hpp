@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/disk_access.hpp"
+#include "base/net_address.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "protocol/limits.hpp"
@@ -41,6 +42,7 @@ struct ChannelEnd {
     bool operator==(const ChannelEnd&) const = default;
 };
 inline constexpr std::size_t k_max_launch_channels = 256;
+inline constexpr std::size_t k_max_launch_nets = 8;
 
 struct VmLaunch {
     std::string name;  // the VM's name in a system; "" for `moat run`
@@ -59,6 +61,8 @@ struct VmLaunch {
     // connections (protocol/host_connect.hpp).
     std::uint64_t vsock_cid = 0;
     std::vector<ChannelEnd> channels;  // with a vsock CID only; each with its link (LaunchFds)
+    // One virtio-net device per entry, with this MAC (base::check_mac), on its tap (LaunchFds).
+    std::vector<base::Mac> nets;
     // How messages name an input at fault, keyed as the VM process reports it ("kernel",
     // "initrd", "memory", "disk N"): e.g. "--kernel 'bzImage'". Missing keys print as the key.
     std::map<std::string, std::string> input_names;
@@ -77,6 +81,7 @@ struct LaunchFds {
     int vsock_listener = -1;   // optional, with a vsock CID only
     int vsock_connector = -1;  // likewise
     std::vector<int> channels{};  // one link per VmLaunch::channels entry
+    std::vector<int> taps{};      // one per VmLaunch::nets entry (virtio/net/tap.hpp's open_tap)
 };
 
 // Checks the launch (limits, one descriptor per disk, console descriptors exactly when
@@ -93,7 +98,8 @@ inline constexpr int k_launch_fd = 3;
 bool install_launch_socket(int fd);
 
 // The wire form ("vsock CID L C": L and C say whether a listener and a connector follow;
-// "channel out|in CID PORT" for each channel end, whose link follows them). The command line is the last field and runs to the message's final newline,
+// "channel out|in CID PORT" for each channel end, whose link follows them; "net MAC" for each
+// network interface, whose tap follows the links). The command line is the last field and runs to the message's final newline,
 // so it may hold any byte; an input name's newlines are sent as '?' (they only appear in
 // messages). `initrd` says whether an initrd descriptor follows the kernel's. The receiving
 // side (decode_launch, receive_launch) is in launch_receive.hpp: the monitor only sends.

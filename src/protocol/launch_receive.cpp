@@ -90,6 +90,10 @@ bool decode_field(Decoded& d, std::string_view key, std::string_view value)
         return decode_vsock(d, value);
     } else if (key == "channel") {
         return decode_channel(l, value);
+    } else if (key == "net") {
+        const auto mac = base::parse_mac(value);
+        if (!mac || base::check_mac(*mac) || l.nets.size() == k_max_launch_nets) return false;
+        l.nets.push_back(*mac);
     } else if (key == "input") {
         const auto eq = value.find('=');
         if (eq == 0 || eq == std::string_view::npos || l.input_names.size() == k_max_launch_input_names) return false;
@@ -134,7 +138,7 @@ std::size_t launch_fd_count(const Decoded& d)
 {
     const bool monitored = d.vm.supervision == Supervision::Monitored;
     return 2 + (d.initrd ? 1 : 0) + d.vm.disks.size() + (monitored ? 2 : 0) + (d.vsock_listener ? 1 : 0) +
-           (d.vsock_connector ? 1 : 0) + d.vm.channels.size();
+           (d.vsock_connector ? 1 : 0) + d.vm.channels.size() + d.vm.nets.size();
 }
 
 Result<Launch> receive_launch(int sock)
@@ -159,6 +163,7 @@ Result<Launch> receive_launch(int sock)
     if (d.vsock_listener) l.vsock_listener = std::move(*next++);
     if (d.vsock_connector) l.vsock_connector = std::move(*next++);
     for (std::size_t i = 0; i < d.vm.channels.size(); ++i) l.channels.push_back(std::move(*next++));
+    for (std::size_t i = 0; i < d.vm.nets.size(); ++i) l.taps.push_back(std::move(*next++));
     l.vm = std::move(d.vm);
     return l;
 }

@@ -137,6 +137,10 @@ TEST(LaunchMessage, RefusesMalformed)
         "name web\nmemory 16777216\nvsock 3 0 0\nchannel in 2 80\ncmdline a\n",   // the host's CID
         "name web\nmemory 16777216\nvsock 3 0 0\nchannel in 4 4294967295\ncmdline a\n",  // port -1
         "name web\nmemory 16777216\nvsock 3 0 0\nchannel in 4\ncmdline a\n",      // no port
+        "name web\nmemory 16777216\nnet 01:00:5e:00:00:01\ncmdline a\n",  // a multicast MAC
+        "name web\nmemory 16777216\nnet 00:00:00:00:00:00\ncmdline a\n",  // zero
+        "name web\nmemory 16777216\nnet 02:6d:00:00:00\ncmdline a\n",     // five bytes
+        "name web\nmemory 16777216\nnet tap0\ncmdline a\n",              // not a MAC
         "name web\ncmdline a\nmemory 1\n",                        // the command line runs to the end
         "cmdline",                                                // no value, no newline
     };
@@ -221,6 +225,19 @@ TEST(Launch, SendsEveryDescriptorInItsRole)
     EXPECT_EQ(inode(got->channels[0].get()), inode(link1.get()));
     EXPECT_EQ(inode(got->channels[1].get()), inode(link2.get()));
     EXPECT_EQ(inode(got->vsock_connector.get()), inode(connector.get()));
+
+    // Network interfaces, each with its tap, after the links.
+    base::UniqueFd tap1 = file(), tap2 = file();
+    l.nets = {base::Mac{0x02, 0x6d, 0, 0, 0, 1}, base::Mac{0x52, 0x54, 0, 0x12, 0x34, 0x56}};
+    fds.taps = {tap1.get(), tap2.get()};
+    ASSERT_TRUE(send_launch(s.a.get(), l, fds));
+    got = receive_launch(s.b.get());
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->vm.nets, l.nets);
+    ASSERT_EQ(got->taps.size(), 2u);
+    EXPECT_EQ(inode(got->taps[0].get()), inode(tap1.get()));
+    EXPECT_EQ(inode(got->taps[1].get()), inode(tap2.get()));
+    EXPECT_EQ(inode(got->channels[1].get()), inode(link2.get()));
 }
 
 TEST(Launch, RefusesToSendAnInconsistentLaunch)
@@ -269,6 +286,17 @@ TEST(Launch, RefusesToSendAnInconsistentLaunch)
     channel.vsock_cid = 0;
     channel.channels = {{true, 4, 80}};
     EXPECT_TRUE(refused(channel, with_link));  // without vsock
+    VmLaunch net = good;
+    net.nets = {base::Mac{0x02, 0x6d, 0, 0, 0, 1}};
+    EXPECT_TRUE(refused(net, fds));  // no tap for it
+    LaunchFds with_tap = fds;
+    with_tap.taps = {0};
+    EXPECT_TRUE(send_launch(s.a.get(), net, with_tap).has_value());
+    net.nets = {base::Mac{0x03, 0x6d, 0, 0, 0, 1}};
+    EXPECT_TRUE(refused(net, with_tap));  // multicast
+    net.nets.assign(k_max_launch_nets + 1, base::Mac{0x02, 0x6d, 0, 0, 0, 1});
+    with_tap.taps.assign(k_max_launch_nets + 1, 0);
+    EXPECT_TRUE(refused(net, with_tap));
 }
 
 TEST(Launch, ReceiverRefusesDescriptorsThatDoNotMatch)

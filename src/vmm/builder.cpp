@@ -20,6 +20,8 @@
 #include "protocol/limits.hpp"
 #include "virtio/block/block_device.hpp"
 #include "virtio/mmio.hpp"
+#include "virtio/net/net_device.hpp"
+#include "virtio/net/tap.hpp"
 #include "virtio/vsock/vsock_device.hpp"
 #include "protocol/host_connect.hpp"
 #include "base/log.hpp"
@@ -196,8 +198,25 @@ Result<void> add_virtio_vsock(State& s, VmConfig& config)
     return attach(s, std::move(slot));
 }
 
+// A virtio-net device on its tap, which the device watches for frames.
+Result<void> add_virtio_net(State& s, VmConfig::Net& n)
+{
+    auto index = static_cast<std::uint32_t>(s.virtio.size());
+    if (index >= layout::k_virtio_max_devices) return fail(Errc::InvalidInput, "too many devices");
+    VirtioSlot slot;
+    slot.watcher = std::make_unique<DeviceWatcher>(s.epoll.get(), index);
+    const int tap = n.tap.get();
+    auto device = MOAT_TRY(virtio::net::NetDevice::create(std::move(n.tap), n.mac, *slot.watcher,
+                                                          [tap](std::uint64_t features) {
+                                                              return virtio::net::set_offloads(tap, features);
+                                                          }));
+    slot.irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_virtio_irq_base + index));
+    slot.transport = std::make_unique<virtio::MmioTransport>(s.mem, std::move(device), *slot.irq);
+    return attach(s, std::move(slot));
+}
+
 // The serial port, the i8042 (reset), the ACPI sleep register (power off), one virtio-blk per
-// disk, a virtio-vsock if asked for. Callbacks hold a pointer to the heap-allocated State, which outlives them.
+// disk, a virtio-vsock if asked for, one virtio-net per tap. Callbacks hold a pointer to the heap-allocated State, which outlives them.
 Result<void> devices(State& s, VmConfig& config)
 {
     State* st = &s;
@@ -215,6 +234,9 @@ Result<void> devices(State& s, VmConfig& config)
     }
     if (config.vsock_cid != 0) {
         if (auto r = add_virtio_vsock(s, config); !r) return fail(r.error().in("vsock"));
+    }
+    for (std::size_t i = 0; i < config.nets.size(); ++i) {
+        if (auto r = add_virtio_net(s, config.nets[i]); !r) return fail(r.error().in("net " + std::to_string(i)));
     }
     return {};
 }

@@ -14,6 +14,7 @@
 #include "base/unique_fd.hpp"
 #include "jail/seccomp.hpp"
 #include "virtio/block/block_device.hpp"
+#include "base/net_address.hpp"
 #include "virtio/vsock/vsock_device.hpp"
 
 namespace moat::vmm {
@@ -52,6 +53,12 @@ struct VmConfig {
     base::UniqueFd vsock_listener;
     base::UniqueFd vsock_connector;
     std::vector<virtio::vsock::VsockDevice::Link> vsock_links;  // the VM's channels
+    // One virtio-net device per entry: a tap (virtio/net/tap.hpp's open_tap) and the MAC.
+    struct Net {
+        base::UniqueFd tap;
+        base::Mac mac{};
+    };
+    std::vector<Net> nets;
     // A jailed process's seccomp filters (src/jail/jail.hpp): its threads install them, and the
     // process sets its last limits (jail::seal_limits), before the guest's first instruction.
     std::optional<jail::Filter> vcpu_filter;

@@ -92,6 +92,7 @@ std::optional<int> enter_jail(const protocol::VmLaunch& vm, const std::string& w
     if (c.vsock_connector.valid()) plan.receive.push_back(c.vsock_connector.get());
     for (const auto& link : c.vsock_links)
         if (!link.outgoing) plan.receive.push_back(link.fd.get());
+    for (const auto& n : c.nets) plan.taps.push_back(n.tap.get());
     auto jailed = jail::enter(plan);
     if (!jailed) {
         std::fprintf(stderr, "moat: %sjail: %s\n", who.c_str(), describe(jailed.error()).c_str());
@@ -138,6 +139,7 @@ vmm::VmConfig config_from(protocol::Launch& launch, bool interactive)
     for (std::size_t i = 0; i < vm.channels.size(); ++i)
         c.vsock_links.push_back({std::move(launch.channels[i]), vm.channels[i].outgoing, vm.channels[i].peer_cid,
                                  vm.channels[i].port});
+    for (std::size_t i = 0; i < vm.nets.size(); ++i) c.nets.push_back({std::move(launch.taps[i]), vm.nets[i]});
     c.cmdline = vm.cmdline;
     c.mem_bytes = vm.memory;
     c.vcpus = vm.cpus;

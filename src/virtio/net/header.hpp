@@ -8,10 +8,12 @@
 #include <span>
 #include <string_view>
 
-#include "virtio/net/address.hpp"
+#include "base/net_address.hpp"
 #include "virtio/net/spec.hpp"
 
 namespace moat::virtio::net {
+
+using base::Mac;
 
 struct Header {
     std::uint8_t flags = 0;

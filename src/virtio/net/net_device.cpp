@@ -9,12 +9,14 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "protocol/tap.hpp"
 
 namespace moat::virtio::net {
 
 namespace {
 
 constexpr std::uint64_t k_hdr = sizeof(NetHdr);
+static_assert(k_hdr == protocol::k_tap_header_size, "the tap's header is the device's");
 // What the device copies out of a transmitted frame before checking it: the header and the
 // Ethernet header, whose source address is checked.
 constexpr std::uint64_t k_tx_head = k_hdr + k_eth_header;
@@ -27,7 +29,7 @@ Result<std::unique_ptr<NetDevice>> NetDevice::create(base::UniqueFd tap, const M
                                                      OffloadSetter set_offloads)
 {
     if (!tap.valid()) return fail(Errc::InvalidInput, "virtio-net: no tap descriptor");
-    if (check_mac(mac)) return fail(Errc::InvalidInput, "virtio-net: the MAC address must be unicast and not zero");
+    if (base::check_mac(mac)) return fail(Errc::InvalidInput, "virtio-net: the MAC address must be unicast and not zero");
     std::unique_ptr<NetDevice> d(new NetDevice(std::move(tap), mac, watcher, std::move(set_offloads)));
     if (!watcher.watch(d->m_tap.get(), k_tap_token)) return fail_errno("virtio-net: watching the tap");
     return d;

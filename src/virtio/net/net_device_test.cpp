@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "virtio/net/address.hpp"
+#include "base/net_address.hpp"
+#include "protocol/tap.hpp"
 #include "virtio/net/net_device.hpp"
 #include "virtio/net/tap.hpp"
 #include "virtio/testing/fake_guest.hpp"
@@ -20,6 +21,7 @@
 using namespace moat::virtio;
 using namespace moat::virtio::net;
 using moat::base::UniqueFd;
+using namespace moat::base;
 using moat::memory::GuestAddress;
 using moat::virtio::testing::FakeGuest;
 using moat::virtio::testing::RecordingWatcher;
@@ -66,7 +68,7 @@ TEST(NetTap, OffloadsFollowTheGuestFeatures)
 
 TEST(NetTap, BadNamesAreRefusedBeforeAnyDevice)
 {
-    auto r = open_tap("tap/0");
+    auto r = moat::protocol::open_tap("tap/0");
     ASSERT_FALSE(r.has_value());
     EXPECT_NE(moat::describe(r.error()).find("tap 'tap/0'"), std::string::npos) << moat::describe(r.error());
 }

@@ -1,8 +1,8 @@
-#include "virtio/net/address.hpp"
+#include "base/net_address.hpp"
 
 #include <cstdio>
 
-namespace moat::virtio::net {
+namespace moat::base {
 
 namespace {
 
@@ -62,4 +62,4 @@ const char* check_ifname(std::string_view name)
     return nullptr;
 }
 
-}  // namespace moat::virtio::net
+}  // namespace moat::base

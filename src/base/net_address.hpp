@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace moat::virtio::net {
+namespace moat::base {
 
 using Mac = std::array<std::uint8_t, 6>;
 
@@ -25,4 +25,4 @@ Mac local_mac(std::uint32_t tail);
 // Nullptr if fine, else why not.
 const char* check_ifname(std::string_view name);
 
-}  // namespace moat::virtio::net
+}  // namespace moat::base
