@@ -1,8 +1,14 @@
-/* moat-vsock: the default guest's vsock tool, and the host side of the tests (static, no libs).
+/* moat-vsock: the default guest's socket tool (vsock, and TCP for the network tests), and the host
+ * side of the tests (static, no libs).
  *
  *   moat-vsock listen PORT [N]      guest: accept N (default 1) vsock connections on PORT, each
  *                                   echoed back by a process of its own, and wait for them all
  *   moat-vsock connect CID PORT     guest: connect to (CID, PORT); stdin to it, it to stdout
+ *   moat-vsock tcp-listen PORT [N]  as listen, on TCP PORT of every address
+ *   moat-vsock tcp-connect IPV4 PORT
+ *                                   as connect, over TCP; a refused or unreachable peer is tried
+ *                                   again for up to 60 s (it may still be booting) unless the
+ *                                   environment has MOAT_NO_RETRY
  *   moat-vsock sink PORT [US]       guest: accept one connection on PORT, write a line into it,
  *                                   then copy what arrives to stdout, pausing US microseconds
  *                                   after each read of at most 64 KiB (a slow reader)
@@ -17,13 +23,16 @@
  * Exit status: 0, 3 when the connection was refused or reset, 1 on any other error. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <linux/vm_sockets.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fail(const char *what)
@@ -107,29 +116,72 @@ static int unix_socket(const char *path, struct sockaddr_un *sa)
     return fd;
 }
 
+/* Accepts n connections on l, each echoed by a process of its own; 0 when every echo ended well. */
+static int serve_echo(int l, unsigned n)
+{
+    unsigned failed = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        int c = accept(l, NULL, NULL);
+        if (c < 0) fail("accept");
+        pid_t p = fork();
+        if (p < 0) fail("fork");
+        if (p == 0) {
+            copy(c, 0, 1, 1);
+            _exit(0);
+        }
+        close(c);
+    }
+    for (int status; wait(&status) > 0;)
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+    return failed ? 1 : 0;
+}
+
+/* A TCP connection to ip:port, tried again while the peer refuses or cannot be reached yet. */
+static int tcp_connect(const char *ip, unsigned port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+    if (port > 65535 || inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
+        fprintf(stderr, "moat-vsock: bad IPv4 address or port '%s' %u\n", ip, port);
+        exit(1);
+    }
+    const int retry = getenv("MOAT_NO_RETRY") == NULL;
+    for (int tries = 0;; ++tries) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) fail("socket");
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) return s;
+        int again = errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == ETIMEDOUT;
+        if (!retry || !again || tries >= 300) fail("connect");
+        close(s);
+        struct timespec t = {0, 200000000};
+        nanosleep(&t, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "tcp-listen") == 0) {
+        int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port_arg(argv[2]))};
+        a.sin_addr.s_addr = htonl(INADDR_ANY);
+        if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+            bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 16) != 0)
+            fail("listen");
+        printf("moat-guest: tcp listening on %u\n", port_arg(argv[2]));
+        fflush(stdout);
+        return serve_echo(l, argc == 4 ? port_arg(argv[3]) : 1);
+    }
+    if (argc == 4 && strcmp(argv[1], "tcp-connect") == 0) {
+        int s = tcp_connect(argv[2], port_arg(argv[3]));
+        copy(s, 0, 1, 0);
+        return 0;
+    }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "listen") == 0) {
         int l = socket(AF_VSOCK, SOCK_STREAM, 0);
         struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port_arg(argv[2])};
-        unsigned n = argc == 4 ? port_arg(argv[3]) : 1, failed = 0;
         if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 16) != 0) fail("listen");
         printf("moat-guest: vsock listening on %u\n", a.svm_port);
         fflush(stdout);
-        for (unsigned i = 0; i < n; ++i) {
-            int c = accept(l, NULL, NULL);
-            if (c < 0) fail("accept");
-            pid_t p = fork();
-            if (p < 0) fail("fork");
-            if (p == 0) {
-                copy(c, 0, 1, 1);
-                _exit(0);
-            }
-            close(c);
-        }
-        for (int status; wait(&status) > 0;)
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
-        return failed ? 1 : 0;
+        return serve_echo(l, argc == 4 ? port_arg(argv[3]) : 1);
     }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "sink") == 0) {
         int l = socket(AF_VSOCK, SOCK_STREAM, 0);
@@ -192,6 +244,7 @@ int main(int argc, char **argv)
         copy(c, 0, 1, 0);
         return 0;
     }
-    fprintf(stderr, "usage: moat-vsock listen PORT | connect CID PORT | host-connect PATH PORT | host-listen PATH\n");
+    fprintf(stderr, "usage: moat-vsock listen PORT [N] | connect CID PORT | tcp-listen PORT [N] | tcp-connect IPV4 PORT | "
+                    "sink PORT [US] | host-connect PATH PORT | host-listen PATH\n");
     return 1;
 }
