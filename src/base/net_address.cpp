@@ -1,5 +1,6 @@
 #include "base/net_address.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace moat::base {
@@ -40,6 +41,49 @@ const char* check_mac(const Mac& mac)
 {
     if ((mac[0] & 1) != 0) return "a multicast address";
     if (mac == Mac{}) return "all zero";
+    return nullptr;
+}
+
+std::optional<std::uint32_t> parse_ipv4(std::string_view s)
+{
+    std::uint32_t out = 0;
+    for (int i = 0; i < 4; ++i) {
+        std::size_t n = 0;
+        unsigned v = 0;
+        while (n < s.size() && n < 4 && s[n] >= '0' && s[n] <= '9') v = v * 10 + static_cast<unsigned>(s[n++] - '0');
+        if (n == 0 || n > 3 || v > 255 || (n > 1 && s[0] == '0')) return std::nullopt;
+        out = out << 8 | v;
+        s.remove_prefix(n);
+        if (i < 3) {
+            if (s.empty() || s[0] != '.') return std::nullopt;
+            s.remove_prefix(1);
+        }
+    }
+    if (!s.empty()) return std::nullopt;
+    return out;
+}
+
+std::string format_ipv4(std::uint32_t a)
+{
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) + "." +
+           std::to_string(a & 255);
+}
+
+const char* parse_ipv4_net(std::string_view s, Ipv4Net& out)
+{
+    const auto slash = s.find('/');
+    if (slash == std::string_view::npos) return "not ADDRESS/PREFIX";
+    const auto base = parse_ipv4(s.substr(0, slash));
+    if (!base) return "not an IPv4 address before the '/'";
+    const std::string_view p = s.substr(slash + 1);
+    if (p.empty() || p.size() > 2 || !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        (p.size() == 2 && p[0] == '0'))
+        return "the prefix length must be 0 to 32";
+    const auto prefix = static_cast<std::uint32_t>(std::stoul(std::string(p)));
+    if (prefix > 32) return "the prefix length must be 0 to 32";
+    Ipv4Net n{*base, prefix};
+    if ((*base & ~n.mask()) != 0) return "host bits are set (the network's own address ends in zeros)";
+    out = n;
     return nullptr;
 }
 

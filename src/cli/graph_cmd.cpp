@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -45,6 +46,13 @@ std::string system_graph(const policy::Manifest& m)
              q(vm.name + "\n" + label_of(m, vm.label) + "\nCID " + std::to_string(vm.cid)) + "];\n";
     for (const auto& v : m.volumes)
         g += "  " + q("volume " + v.name) + " [shape=cylinder, label=" + q(v.name + "\n" + label_of(m, v.label)) + "];\n";
+    for (const auto& n : m.networks)
+        g += "  " + q("network " + n.name) + " [shape=hexagon, label=" +
+             q(n.name + "\n" + label_of(m, n.label) + "\n" + base::format_ipv4(n.subnet.base) + "/" +
+               std::to_string(n.subnet.prefix)) +
+             "];\n";
+    if (std::any_of(m.networks.begin(), m.networks.end(), [](const auto& n) { return n.uplink.has_value(); }))
+        g += "  \"outside world\" [shape=plaintext];\n";
     const auto decisions = policy::plan(m);
     std::size_t channel = 0;
     for (const auto& d : decisions) {
@@ -53,6 +61,14 @@ std::string system_graph(const policy::Manifest& m)
             const bool rw = d.act == policy::Act::ReadWriteVolume;
             g += "  " + q(d.object) + " -> " + vm + " [" + edge_style(d, rw ? "read-write" : "read-only") +
                  (rw ? ", dir=both" : "") + "];\n";
+            continue;
+        }
+        if (d.act == policy::Act::NetworkAttach) {
+            g += "  " + vm + " -> " + q(d.object) + " [" + edge_style(d, "joins") + ", dir=both];\n";
+            continue;
+        }
+        if (d.act == policy::Act::NetworkUplink) {
+            g += "  " + q("network " + d.vm) + " -> \"outside world\" [" + edge_style(d, d.object) + ", dir=both];\n";
             continue;
         }
         const auto& c = m.channels[channel++];

@@ -169,9 +169,21 @@ int policy_check_main(const std::string& manifest)
         return k_usage;
     }
     const auto& m = loaded->manifest;
-    for (const auto& vm : m.vms)
-        std::printf("vm %s: %s, vsock CID %llu\n", vm.name.c_str(), policy::format_label(m.lattice, vm.label).c_str(),
+    for (const auto& net : m.networks) {
+        std::printf("network %s: %s, subnet %s/%u", net.name.c_str(), policy::format_label(m.lattice, net.label).c_str(),
+                    base::format_ipv4(net.subnet.base).c_str(), net.subnet.prefix);
+        if (net.host) std::printf(", host %s", base::format_ipv4(*net.host).c_str());
+        if (net.uplink) std::printf(", uplink %s", net.uplink->c_str());
+        std::printf("\n");
+    }
+    for (const auto& vm : m.vms) {
+        std::printf("vm %s: %s, vsock CID %llu", vm.name.c_str(), policy::format_label(m.lattice, vm.label).c_str(),
                     static_cast<unsigned long long>(vm.cid));
+        for (std::size_t i = 0; i < vm.networks.size(); ++i)
+            std::printf(", eth%zu %s on %s (%s)", i, base::format_ipv4(vm.networks[i].address).c_str(),
+                        vm.networks[i].network.c_str(), base::format_mac(vm.networks[i].mac).c_str());
+        std::printf("\n");
+    }
     const auto decisions = policy::plan(m);
     for (const auto& d : decisions) std::printf("%s\n", policy::describe(m, d).c_str());
     const bool denied = policy::any_denied(decisions);

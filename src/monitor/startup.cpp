@@ -87,7 +87,8 @@ Result<std::size_t> System::decide_all()
     std::size_t denied = 0;
     for (const auto& d : policy::plan(m_manifest)) {
         const bool allow = d.decision.verdict == policy::Verdict::Allow;
-        if (!audit("decision", {{"vm", std::string_view(d.vm)},
+        // The subject's kind is the key: "vm", or "network" for an uplink.
+        if (!audit("decision", {{d.subject_kind, std::string_view(d.vm)},
                                 {"object", std::string_view(d.object)},
                                 {"act", policy::to_string(d.act)},
                                 {"subject_label", std::string_view(policy::format_label(m_manifest.lattice, d.subject))},

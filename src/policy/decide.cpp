@@ -34,6 +34,10 @@ Decision decide(Act act, const Label& subject, const Label& object)
         return subject == object ? allow(Rule::BothWaysEqualLabels) : deny(Rule::BothWaysLabelsDiffer);
     case Act::NetworkAttach:
         return subject == object ? allow(Rule::NetworkEqualLabels) : deny(Rule::NetworkLabelsDiffer);
+    case Act::NetworkUplink:
+        // The outside world reads and writes the network: the same rule as a VM's attach, with
+        // the outside world at the bottom of the lattice.
+        return subject == object && object == Label{} ? allow(Rule::UplinkLowest) : deny(Rule::UplinkNotLowest);
     }
     return deny(Rule::UnknownAct);
 }
@@ -51,6 +55,8 @@ const char* to_string(Rule rule)
         return "two-way channel: both ends have equal labels";
     case Rule::NetworkEqualLabels:
         return "network attach: the VM and the network have equal labels";
+    case Rule::UplinkLowest:
+        return "uplink: the network has the lowest label, the outside world's";
     case Rule::NoReadUp:
         return "no read up: the VM's secrecy does not dominate the volume's";
     case Rule::NoReadDown:
@@ -67,6 +73,8 @@ const char* to_string(Rule rule)
         return "a two-way channel needs equal labels, and its ends' differ";
     case Rule::NetworkLabelsDiffer:
         return "network attach needs equal labels, and the VM's and the network's differ";
+    case Rule::UplinkNotLowest:
+        return "an uplink joins the outside world, which has the lowest label, and the network's is above it";
     case Rule::UnknownAct:
         return "default deny: unknown act";
     }
@@ -82,6 +90,7 @@ const char* to_string(Act act)
     case Act::ChannelOneWay: return "channel-one-way";
     case Act::ChannelBothWays: return "channel-both-ways";
     case Act::NetworkAttach: return "network-attach";
+    case Act::NetworkUplink: return "network-uplink";
     }
     return "unknown-act";
 }

@@ -16,6 +16,7 @@ enum class Act : std::uint8_t {
     ChannelOneWay,    // channel carrying data from A to B only
     ChannelBothWays,  // channel carrying data both ways between A and B
     NetworkAttach,    // VM joins a network
+    NetworkUplink,    // a network joins the outside world (a host interface on its bridge)
 };
 
 enum class Verdict : std::uint8_t { Allow, Deny };
@@ -28,6 +29,7 @@ enum class Rule : std::uint8_t {
     PumpOneWay,            // ChannelOneWay: A -> B may flow; carried only by a pump
     BothWaysEqualLabels,   // ChannelBothWays: labels equal
     NetworkEqualLabels,    // NetworkAttach: labels equal
+    UplinkLowest,          // NetworkUplink: the network has the lowest label, the outside world's
     // Denials.
     NoReadUp,                // ReadVolume: VM's secrecy does not dominate the volume's
     NoReadDown,              // ReadVolume: volume's integrity does not dominate the VM's
@@ -37,6 +39,7 @@ enum class Rule : std::uint8_t {
     NoWriteUp,               // ChannelOneWay: A's integrity does not dominate B's
     BothWaysLabelsDiffer,    // ChannelBothWays: labels differ
     NetworkLabelsDiffer,     // NetworkAttach: labels differ
+    UplinkNotLowest,         // NetworkUplink: the network's label is above the lowest
     UnknownAct,              // default deny: an Act value outside the enum
 };
 
@@ -47,8 +50,9 @@ struct Decision {
     bool operator==(const Decision&) const = default;
 };
 
-// Pure and total. `subject` is the VM (or the channel's source A); `object` is the volume (or
-// the channel's destination B, or the network's label). Default deny: nothing is granted that
+// Pure and total. `subject` is the VM (or the channel's source A, or for an uplink the network);
+// `object` is the volume (or the channel's destination B, or the network's label, or for an
+// uplink the outside world's: the lowest label, Label{}). Default deny: nothing is granted that
 // may_flow forbids in the direction(s) the act needs.
 Decision decide(Act act, const Label& subject, const Label& object);
 

@@ -13,8 +13,8 @@ using namespace moat::policy::testing;
 
 namespace {
 
-constexpr Act k_all_acts[] = {Act::ReadVolume,    Act::WriteVolume,     Act::ReadWriteVolume,
-                            Act::ChannelOneWay, Act::ChannelBothWays, Act::NetworkAttach};
+constexpr Act k_all_acts[] = {Act::ReadVolume,      Act::WriteVolume,   Act::ReadWriteVolume, Act::ChannelOneWay,
+                              Act::ChannelBothWays, Act::NetworkAttach, Act::NetworkUplink};
 
 constexpr Decision allowed(Rule r) { return {Verdict::Allow, r}; }
 constexpr Decision denied(Rule r) { return {Verdict::Deny, r}; }
@@ -95,6 +95,21 @@ TEST(DecideTable, NetworkAttach)
     EXPECT_EQ(decide(Act::NetworkAttach, x.analyst, x.hr), denied(Rule::NetworkLabelsDiffer));
 }
 
+// Row 7: an uplink joins the outside world, whose label is the lowest: only a network with the
+// lowest label may have one.
+TEST(DecideTable, NetworkUplink)
+{
+    const Labels x;
+    const Label outside{};
+    ASSERT_EQ(x.web, outside) << "public/untrusted is the lowest label";
+    EXPECT_EQ(decide(Act::NetworkUplink, x.web, outside), allowed(Rule::UplinkLowest));
+    EXPECT_EQ(decide(Act::NetworkUplink, x.base, outside), denied(Rule::UplinkNotLowest)) << "trusted is above untrusted";
+    EXPECT_EQ(decide(Act::NetworkUplink, x.internal, outside), denied(Rule::UplinkNotLowest));
+    EXPECT_EQ(decide(Act::NetworkUplink, x.analyst, outside), denied(Rule::UplinkNotLowest));
+    EXPECT_EQ(decide(Act::NetworkUplink, x.base, x.base), denied(Rule::UplinkNotLowest))
+        << "the object is the outside world's label, never another";
+}
+
 TEST(Decide, UnknownActIsDenied)
 {
     const Labels x;
@@ -141,14 +156,19 @@ TEST(DecideLaws, EveryAllowRespectsTheFlowRule)
                     ASSERT_EQ(allow, may_flow(s, o) && may_flow(o, s));
                     ASSERT_EQ(d.rule, allow ? Rule::NetworkEqualLabels : Rule::NetworkLabelsDiffer);
                     break;
+                case Act::NetworkUplink:
+                    ASSERT_EQ(allow, may_flow(s, Label{}) && may_flow(Label{}, s) && o == Label{});
+                    ASSERT_EQ(d.rule, allow ? Rule::UplinkLowest : Rule::UplinkNotLowest);
+                    break;
                 }
                 // Grant rules come only with Allow, denial rules only with Deny.
                 const bool grant_rule = d.rule == Rule::ReadDown || d.rule == Rule::ReadWriteEqualLabels ||
                                         d.rule == Rule::PumpOneWay || d.rule == Rule::BothWaysEqualLabels ||
-                                        d.rule == Rule::NetworkEqualLabels;
+                                        d.rule == Rule::NetworkEqualLabels || d.rule == Rule::UplinkLowest;
                 ASSERT_EQ(allow, grant_rule);
-                // Equal labels share everything except a blind write.
-                if (s == o) {
+                // Equal labels share everything except a blind write (and an uplink joins only the
+                // outside world, at the bottom).
+                if (s == o && act != Act::NetworkUplink) {
                     ASSERT_EQ(allow, act != Act::WriteVolume);
                 }
             }

@@ -200,12 +200,15 @@ Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::
             vm.restart_line = line_of(*vv);
         } else if (kname == "max_restarts") {
             vm.max_restarts = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, sub, 0, k_max_max_restarts)));
+        } else if (kname == "networks") {
+            vm.networks = MOAT_TRY(vm_networks(m, *vv, sub));
         } else if (kname == "cid") {
             vm.cid = static_cast<std::uint64_t>(MOAT_TRY(integer(*vv, sub, 3, 0xfffffffe)));
             vm.cid_line = line_of(*vv);
         } else {
             return unknown_key(*kk, key,
-                               "label, integrity, kernel, initrd, cmdline, memory, cpus, disks, restart, max_restarts, cid");
+                               "label, integrity, kernel, initrd, cmdline, memory, cpus, disks, networks, restart, max_restarts, "
+                               "cid");
         }
     }
     if (!secrecy) return error(vm.line, key + ".label", "missing (the VM's secrecy, e.g. \"public\")");
@@ -240,22 +243,28 @@ Result<Manifest> Parser::parse(std::string_view text)
     const toml::node* vms_node = nullptr;
     const toml::node* jail_node = nullptr;
     const toml::node* channels_node = nullptr;
+    const toml::node* networks_node = nullptr;
     for (const auto& [k, v] : in_text_order(root)) {
         if (k->str() == "lattice") lattice_node = v;
         else if (k->str() == "jail") jail_node = v;
         else if (k->str() == "volume") volumes_node = v;
         else if (k->str() == "vm") vms_node = v;
         else if (k->str() == "channel") channels_node = v;
-        else return unknown_key(*k, "", "lattice, volume, vm, channel, jail");
+        else if (k->str() == "network") networks_node = v;
+        else return unknown_key(*k, "", "lattice, volume, network, vm, channel, jail");
     }
     if (!lattice_node) return error(0, "lattice", "missing table [lattice]");
 
-    Manifest m{MOAT_TRY(lattice(*lattice_node)), {}, {}, {}, m_source};
+    Manifest m{MOAT_TRY(lattice(*lattice_node)), {}, {}, {}, {}, m_source};
     if (jail_node) MOAT_TRY(jail(m, *jail_node));
 
     if (volumes_node) {
         const toml::table* t = MOAT_TRY(table(*volumes_node, "volume"));
         for (const auto& [k, v] : in_text_order(*t)) m.volumes.push_back(MOAT_TRY(volume(m.lattice, k->str(), *k, *v)));
+    }
+    if (networks_node) {
+        const toml::table* t = MOAT_TRY(table(*networks_node, "network"));
+        for (const auto& [k, v] : in_text_order(*t)) m.networks.push_back(MOAT_TRY(network(m, k->str(), *k, *v)));
     }
     if (!vms_node) return error(0, "vm", "no VMs declared (add a [vm.NAME] table)");
     const toml::table* t = MOAT_TRY(table(*vms_node, "vm"));
@@ -267,10 +276,15 @@ Result<Manifest> Parser::parse(std::string_view text)
             return error(line_of(*k), dotted("vm", spec.name),
                          "name " + quoted(spec.name) + " is already used by a volume (line " +
                              std::to_string(same->line) + "); VM and volume names must differ");
+        if (const NetworkSpec* same = m.find_network(spec.name))
+            return error(line_of(*k), dotted("vm", spec.name),
+                         "name " + quoted(spec.name) + " is already used by a network (line " +
+                             std::to_string(same->line) + "); VM and network names must differ");
         m.vms.push_back(std::move(spec));
     }
     if (m.vms.empty()) return error(line_of(*vms_node), "vm", "no VMs declared (add a [vm.NAME] table)");
     MOAT_TRY(cids(m));
+    MOAT_TRY(addresses(m));
     if (channels_node) m.channels = MOAT_TRY(channels(m, *channels_node));
     return m;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/disk_access.hpp"
+#include "base/net_address.hpp"
 #include "base/result.hpp"
 #include "policy/label.hpp"
 #include "policy/lattice.hpp"
@@ -48,6 +49,33 @@ struct DiskRef {
     std::uint32_t line = 0;  // the disks entry
 };
 
+// A [network.NAME] table: a labelled network the monitor makes (a bridge on the host), which the
+// VMs that list it join (DESIGN.md "Security policy": joining is reading and writing it).
+struct NetworkSpec {
+    std::string name;  // as a volume's; names are unique across volumes, networks and VMs
+    Label label;
+    base::Ipv4Net subnet;  // prefix 8 to 30; each member VM gets an address in it
+    std::optional<std::uint32_t> host;   // the host's own address on it, if any (subnet.holds_host)
+    std::optional<std::string> uplink;   // a host interface enslaved to the bridge (the outside world)
+    std::uint32_t line = 0;  // the [network.NAME] table
+    std::uint32_t label_line = 0;
+    std::uint32_t subnet_line = 0;
+    std::uint32_t host_line = 0;
+    std::uint32_t uplink_line = 0;
+};
+
+// One entry of a VM's `networks`: the network, and what the VM gets on it.
+struct NetRef {
+    std::string network;    // a network's name
+    std::size_t index = 0;  // into Manifest::networks; always valid
+    std::uint32_t line = 0;  // the networks entry
+    // Assigned by the parser: the next free address of the subnet in manifest order (past the
+    // host's), and a locally administered MAC from the VM's and the network's names, unique in
+    // the system.
+    std::uint32_t address = 0;
+    base::Mac mac{};
+};
+
 enum class Restart : std::uint8_t { Never, OnFailure };
 
 // How a channel carries data (DESIGN.md "Security policy"): both ways between equal labels, or
@@ -73,6 +101,7 @@ struct VmSpec {
     std::uint64_t memory = k_default_vm_memory;  // bytes, protocol::check_memory
     std::uint32_t cpus = 1;                   // protocol::check_cpus
     std::vector<DiskRef> disks;               // in manifest order; no volume twice
+    std::vector<NetRef> networks;             // in manifest order; no network twice; eth0, eth1...
     Restart restart = Restart::Never;
     std::uint32_t max_restarts = k_default_max_restarts;  // 0..k_max_max_restarts
     // The VM's vsock context ID: `cid` as written, or assigned in manifest order from 3,
@@ -95,6 +124,7 @@ struct VmSpec {
 struct Manifest {
     Lattice lattice;
     std::vector<VolumeSpec> volumes;
+    std::vector<NetworkSpec> networks;
     std::vector<VmSpec> vms;
     std::vector<ChannelSpec> channels;  // in manifest order
     std::string source;  // the manifest's name for messages, e.g. "demo.toml"
@@ -104,6 +134,7 @@ struct Manifest {
 
     const VolumeSpec* find_volume(std::string_view name) const;
     const VmSpec* find_vm(std::string_view name) const;
+    const NetworkSpec* find_network(std::string_view name) const;
 
     // The prefix for a message about one key: "demo.toml:14: vm.web.kernel" (":14" omitted
     // when line is 0). Callers append ": what went wrong".

@@ -10,6 +10,13 @@ const VolumeSpec* Manifest::find_volume(std::string_view name) const
     return nullptr;
 }
 
+const NetworkSpec* Manifest::find_network(std::string_view name) const
+{
+    for (const auto& n : networks)
+        if (n.name == name) return &n;
+    return nullptr;
+}
+
 const VmSpec* Manifest::find_vm(std::string_view name) const
 {
     for (const auto& v : vms)

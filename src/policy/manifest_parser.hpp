@@ -233,6 +233,10 @@ private:
     Result<void> jail(Manifest& m, const toml::node& n);
     Result<VmSpec> vm(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n);
     Result<std::vector<DiskRef>> disks(const Manifest& m, const toml::node& n, std::string_view key);
+    // manifest_networks.cpp
+    Result<NetworkSpec> network(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n);
+    Result<std::vector<NetRef>> vm_networks(const Manifest& m, const toml::node& n, std::string_view key);
+    Result<void> addresses(Manifest& m);
     // manifest_channels.cpp
     Result<void> cids(Manifest& m);
     Result<std::vector<ChannelSpec>> channels(const Manifest& m, const toml::node& n);

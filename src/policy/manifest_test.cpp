@@ -333,16 +333,16 @@ TEST(ManifestError, UnknownKeys)
               "demo.toml:9: volume.base.colour: unknown key (expected one of: path, label, integrity)");
     EXPECT_EQ(error_of(with_vm("memroy = \"1G\"\n")),
               "demo.toml:13: vm.web.memroy: unknown key (expected one of: label, integrity, kernel, initrd, cmdline, "
-              "memory, cpus, disks, restart, max_restarts, cid)");
+              "memory, cpus, disks, networks, restart, max_restarts, cid)");
     EXPECT_EQ(error_of(with_vm("disks = [{ volume = \"base\", mod = \"ro\" }]\n")),
               "demo.toml:13: vm.web.disks[0].mod: unknown key (expected one of: volume, mode)");
     EXPECT_EQ(error_of("networks = 1\n" + std::string(k_prefix)),
-              "demo.toml:1: networks: unknown key (expected one of: lattice, volume, vm, channel, jail)");
+              "demo.toml:1: networks: unknown key (expected one of: lattice, volume, network, vm, channel, jail)");
     EXPECT_EQ(error_of("[lattice]\nlevels = [\"a\"]\nintegrity = [\"b\"]\norder = 1\n"),
               "demo.toml:4: lattice.order: unknown key (expected one of: levels, categories, integrity)");
     EXPECT_EQ(error_of(with_vm("[vm.web.extra]\n")),
               "demo.toml:13: vm.web.extra: unknown key (expected one of: label, integrity, kernel, initrd, cmdline, "
-              "memory, cpus, disks, restart, max_restarts, cid)");
+              "memory, cpus, disks, networks, restart, max_restarts, cid)");
     // A key that needs quoting is shown quoted.
     EXPECT_EQ(error_of(with_vm("\"a b\" = 1\n")).substr(0, 28), "demo.toml:13: vm.web.\"a b\": ");
 }

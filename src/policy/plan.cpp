@@ -16,7 +16,8 @@ const char* act_phrase(Act act)
     case Act::ReadWriteVolume: return "read-write";
     case Act::ChannelOneWay: return "one-way channel to";
     case Act::ChannelBothWays: return "two-way channel with";
-    case Act::NetworkAttach: return "network attach to";
+    case Act::NetworkAttach: return "joins";
+    case Act::NetworkUplink: return "joins the outside world through";
     }
     return "unknown act on";
 }
@@ -30,6 +31,7 @@ const char* summary(Rule rule)
     case Rule::PumpOneWay: return "the source may flow to the destination";
     case Rule::BothWaysEqualLabels: return "labels equal";
     case Rule::NetworkEqualLabels: return "labels equal";
+    case Rule::UplinkLowest: return "the lowest label";
     case Rule::NoReadUp: return "read up in secrecy";
     case Rule::NoReadDown: return "read down in integrity";
     case Rule::NoBlindWrite: return "blind write";
@@ -38,6 +40,7 @@ const char* summary(Rule rule)
     case Rule::NoWriteUp: return "write up in integrity";
     case Rule::BothWaysLabelsDiffer: return "labels differ";
     case Rule::NetworkLabelsDiffer: return "labels differ";
+    case Rule::UplinkNotLowest: return "not the lowest label";
     case Rule::UnknownAct: return "unknown act";
     }
     return "unknown rule";
@@ -56,6 +59,12 @@ std::vector<PlannedDecision> plan(const Manifest& m)
             out.push_back(PlannedDecision{vm.name, "volume " + volume.name, act, vm.label, volume.label,
                                           decide(act, vm.label, volume.label), disk.line});
         }
+        for (const NetRef& r : vm.networks) {
+            MOAT_CHECK(r.index < m.networks.size());
+            const NetworkSpec& net = m.networks[r.index];
+            out.push_back(PlannedDecision{vm.name, "network " + net.name, Act::NetworkAttach, vm.label, net.label,
+                                          decide(Act::NetworkAttach, vm.label, net.label), r.line});
+        }
     }
     for (const ChannelSpec& c : m.channels) {
         MOAT_CHECK(c.from_index < m.vms.size() && c.to_index < m.vms.size());
@@ -64,6 +73,11 @@ std::vector<PlannedDecision> plan(const Manifest& m)
         const Act act = c.kind == ChannelKind::Pump ? Act::ChannelOneWay : Act::ChannelBothWays;
         out.push_back(PlannedDecision{c.from, "vm " + c.to + " port " + std::to_string(c.port), act, from, to,
                                       decide(act, from, to), c.line});
+    }
+    for (const NetworkSpec& net : m.networks) {
+        if (!net.uplink) continue;
+        out.push_back(PlannedDecision{net.name, "uplink " + *net.uplink, Act::NetworkUplink, net.label, Label{},
+                                      decide(Act::NetworkUplink, net.label, Label{}), net.uplink_line, "network"});
     }
     return out;
 }
@@ -79,8 +93,11 @@ std::string describe(const Manifest& m, const PlannedDecision& d)
     // The object's kind is the first word of d.object ("volume base" -> "volume").
     const std::string kind = d.object.substr(0, d.object.find(' '));
     std::string out = to_string(d.decision.verdict);
-    out += ": vm " + d.vm + " " + act_phrase(d.act) + " " + d.object + ": " + summary(d.decision.rule);
-    out += " (vm " + format_label(m.lattice, d.subject) + " vs " + kind + " " + format_label(m.lattice, d.object_label);
+    const std::string subject = d.subject_kind;
+    const std::string object_kind = d.act == Act::NetworkUplink ? "outside world" : kind;
+    out += ": " + subject + " " + d.vm + " " + act_phrase(d.act) + " " + d.object + ": " + summary(d.decision.rule);
+    out += " (" + subject + " " + format_label(m.lattice, d.subject) + " vs " + object_kind + " " +
+           format_label(m.lattice, d.object_label);
     out += ") [rule ";
     out += rule_name(d.decision.rule);
     out += ": ";
@@ -97,6 +114,7 @@ const char* rule_name(Rule rule)
     case Rule::PumpOneWay: return "PumpOneWay";
     case Rule::BothWaysEqualLabels: return "BothWaysEqualLabels";
     case Rule::NetworkEqualLabels: return "NetworkEqualLabels";
+    case Rule::UplinkLowest: return "UplinkLowest";
     case Rule::NoReadUp: return "NoReadUp";
     case Rule::NoReadDown: return "NoReadDown";
     case Rule::NoBlindWrite: return "NoBlindWrite";
@@ -105,6 +123,7 @@ const char* rule_name(Rule rule)
     case Rule::NoWriteUp: return "NoWriteUp";
     case Rule::BothWaysLabelsDiffer: return "BothWaysLabelsDiffer";
     case Rule::NetworkLabelsDiffer: return "NetworkLabelsDiffer";
+    case Rule::UplinkNotLowest: return "UplinkNotLowest";
     case Rule::UnknownAct: return "UnknownAct";
     }
     return "UnknownRule";

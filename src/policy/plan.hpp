@@ -12,19 +12,22 @@
 namespace moat::policy {
 
 struct PlannedDecision {
-    std::string vm;      // the subject VM's name
+    std::string vm;      // the subject VM's name (for an uplink, the network's)
     std::string object;  // what is shared, e.g. "volume base"
     Act act;
     Label subject;       // the VM's label
     Label object_label;  // the object's label
     Decision decision;
     std::uint32_t line = 0;  // where the manifest asks for it (the disks entry)
+    const char* subject_kind = "vm";  // "network" for an uplink
 };
 
 // VM by VM in manifest order, and within a VM disk by disk in manifest order: a read-only disk
-// is Act::ReadVolume, a read-write one Act::ReadWriteVolume. Then the channels in manifest
-// order, the source VM as subject and the destination VM as object: a pump is
-// Act::ChannelOneWay, a two-way channel Act::ChannelBothWays. Every decision is listed, allowed
+// is Act::ReadVolume, a read-write one Act::ReadWriteVolume; then its networks in order
+// (Act::NetworkAttach, object "network NAME"). Then the channels in manifest order, the source
+// VM as subject and the destination VM as object: a pump is Act::ChannelOneWay, a two-way
+// channel Act::ChannelBothWays. Then each network with an uplink (Act::NetworkUplink, the
+// network as subject, object "uplink IFNAME" with the lowest label). Every decision is listed, allowed
 // or not; the system may start only if none is denied.
 std::vector<PlannedDecision> plan(const Manifest& m);
 

@@ -279,3 +279,49 @@ port = 7
         << describe(m, p[8]);
     EXPECT_TRUE(any_denied(p));
 }
+
+TEST(Plan, NetworksAfterEachVmsDisksAndUplinksLast)
+{
+    std::string text(k_system);
+    text += R"(
+[network.dmz]
+label     = "public"
+integrity = "untrusted"
+subnet    = "10.77.0.0/24"
+uplink    = "eth1"
+
+[network.finance]
+label     = "secret:finance"
+integrity = "untrusted"
+subnet    = "10.78.0.0/24"
+uplink    = "eth2"
+)";
+    // web joins dmz; the analyst joins finance and (denied) dmz.
+    text.replace(text.find("disks     = [{ volume = \"base\", mode = \"ro\" }, { volume = \"analyst-data\""), 0,
+                 "networks  = [\"dmz\"]\n");
+    text.replace(text.find("disks     = [{ volume = \"base\", mode = \"ro\" },\n"), 0,
+                 "networks  = [\"finance\", \"dmz\"]\n");
+    const Manifest m = parsed(text);
+    const auto p = plan(m);
+    ASSERT_EQ(p.size(), 11u);
+    auto is = [](const PlannedDecision& d, Act act, Verdict v, Rule r) {
+        return d.act == act && d.decision.verdict == v && d.decision.rule == r;
+    };
+    EXPECT_TRUE(is(p[2], Act::NetworkAttach, Verdict::Allow, Rule::NetworkEqualLabels));
+    EXPECT_EQ(p[2].vm, "web");
+    EXPECT_EQ(p[2].object, "network dmz");
+    EXPECT_EQ(p[2].line, m.vms[0].networks[0].line);
+    EXPECT_TRUE(is(p[6], Act::NetworkAttach, Verdict::Allow, Rule::NetworkEqualLabels));
+    EXPECT_TRUE(is(p[7], Act::NetworkAttach, Verdict::Deny, Rule::NetworkLabelsDiffer));
+    EXPECT_EQ(p[7].object, "network dmz");
+    EXPECT_TRUE(is(p[9], Act::NetworkUplink, Verdict::Allow, Rule::UplinkLowest));
+    EXPECT_TRUE(is(p[10], Act::NetworkUplink, Verdict::Deny, Rule::UplinkNotLowest));
+    EXPECT_EQ(describe(m, p[2]),
+              "allow: vm web joins network dmz: labels equal (vm public/untrusted vs network public/untrusted) [rule "
+              "NetworkEqualLabels: network attach: the VM and the network have equal labels]");
+    EXPECT_EQ(describe(m, p[10]),
+              "deny: network finance joins the outside world through uplink eth2: not the lowest label (network "
+              "secret:finance/untrusted vs outside world public/untrusted) [rule UplinkNotLowest: an uplink joins the "
+              "outside world, which has the lowest label, and the network's is above it]");
+    EXPECT_EQ(p[10].subject_kind, std::string("network"));
+}

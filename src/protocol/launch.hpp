@@ -42,7 +42,6 @@ struct ChannelEnd {
     bool operator==(const ChannelEnd&) const = default;
 };
 inline constexpr std::size_t k_max_launch_channels = 256;
-inline constexpr std::size_t k_max_launch_nets = 8;
 
 struct VmLaunch {
     std::string name;  // the VM's name in a system; "" for `moat run`

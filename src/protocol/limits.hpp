@@ -3,6 +3,7 @@
 // by these functions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "base/result.hpp"
@@ -12,6 +13,8 @@ namespace moat::protocol {
 inline constexpr std::uint64_t k_min_vm_memory = 16ull << 20;  // below this no useful guest fits
 inline constexpr std::uint64_t k_max_vm_memory = 1ull << 40;   // 1T: a sanity bound, not host RAM
 inline constexpr std::uint32_t k_max_vcpus = 255;              // xAPIC ids 0..254 (255 broadcasts)
+// Network interfaces (virtio-net devices) of one VM.
+inline constexpr std::size_t k_max_launch_nets = 8;
 
 // Errc::OutOfRange with "below the minimum of 16M" or "above the maximum of 1T"; the caller
 // names the input.

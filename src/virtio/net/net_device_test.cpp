@@ -56,6 +56,32 @@ TEST(NetAddress, ChecksInterfaceNames)
         EXPECT_NE(check_ifname(bad), nullptr) << "'" << bad << "'";
 }
 
+TEST(NetAddress, ParsesIpv4AddressesAndSubnets)
+{
+    EXPECT_EQ(parse_ipv4("10.77.0.1"), 0x0a4d0001u);
+    EXPECT_EQ(parse_ipv4("255.255.255.255"), 0xffffffffu);
+    EXPECT_EQ(parse_ipv4("0.0.0.0"), 0u);
+    for (const char* bad : {"", "10.77.0", "10.77.0.1.", "10.77.0.256", "10.077.0.1", "10.77.0.-1", "10.77..1", " 10.0.0.1",
+                            "10.0.0.1 ", "1000.0.0.1", "a.b.c.d"})
+        EXPECT_FALSE(parse_ipv4(bad).has_value()) << "'" << bad << "'";
+    EXPECT_EQ(format_ipv4(0x0a4d0001u), "10.77.0.1");
+    Ipv4Net n;
+    ASSERT_EQ(parse_ipv4_net("10.77.0.0/24", n), nullptr);
+    EXPECT_EQ(n.base, 0x0a4d0000u);
+    EXPECT_EQ(n.prefix, 24u);
+    EXPECT_EQ(n.mask(), 0xffffff00u);
+    EXPECT_EQ(n.broadcast(), 0x0a4d00ffu);
+    EXPECT_TRUE(n.holds_host(0x0a4d0001u));
+    EXPECT_FALSE(n.holds_host(0x0a4d0000u)) << "the network's address";
+    EXPECT_FALSE(n.holds_host(0x0a4d00ffu)) << "broadcast";
+    EXPECT_FALSE(n.holds_host(0x0a4e0001u)) << "another network";
+    for (const char* bad : {"10.77.0.0", "10.77.0.1/24", "10.77.0.0/33", "10.77.0.0/", "10.77.0.0/024", "10.77.0/24",
+                            "10.77.0.0/2x"})
+        EXPECT_NE(parse_ipv4_net(bad, n), nullptr) << bad;
+    ASSERT_EQ(parse_ipv4_net("0.0.0.0/0", n), nullptr);
+    EXPECT_EQ(n.mask(), 0u);
+}
+
 TEST(NetTap, OffloadsFollowTheGuestFeatures)
 {
     EXPECT_EQ(tap_offloads(0), 0u);
