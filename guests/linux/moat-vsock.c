@@ -7,7 +7,7 @@
  *   moat-vsock tcp-listen PORT [N]  as listen, on TCP PORT of every address
  *   moat-vsock tcp-connect IPV4 PORT
  *                                   as connect, over TCP; a refused or unreachable peer is tried
- *                                   again for up to 60 s (it may still be booting) unless the
+ *                                   again for up to 180 s (it may still be booting) unless the
  *                                   environment has MOAT_NO_RETRY
  *   moat-vsock sink PORT [US]       guest: accept one connection on PORT, write a line into it,
  *                                   then copy what arrives to stdout, pausing US microseconds
@@ -150,7 +150,7 @@ static int tcp_connect(const char *ip, unsigned port)
         if (s < 0) fail("socket");
         if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) return s;
         int again = errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == ETIMEDOUT;
-        if (!retry || !again || tries >= 300) fail("connect");
+        if (!retry || !again || tries >= 900) fail("connect");
         close(s);
         struct timespec t = {0, 200000000};
         nanosleep(&t, NULL);

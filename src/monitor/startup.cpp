@@ -65,6 +65,7 @@ bool System::audit(std::string_view event, std::span<const AuditField> fields)
 
 int System::refuse(const std::string& message)
 {
+    close_networks();  // what was made before the refusal
     if (m_audit && !m_audit_failed)
         (void)m_audit->append("system.refused", {{"reason", std::string_view(message)}});
     return k_system_refused;
@@ -139,6 +140,7 @@ Result<void> System::open_files()
         m_vms.push_back(std::move(v));
     }
     MOAT_TRY(open_channels());
+    MOAT_TRY(open_networks());
     // Last, so that every file of the manifest is named first when it is wrong.
     m_kvm = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
     if (!m_kvm.valid()) return fail_with(Errc::Io, protocol::dev_kvm_error(errno));
@@ -295,6 +297,7 @@ int System::run()
 int System::finish(const sigset_t& old_mask)
 {
     stop_pumps();
+    close_networks();
     bool all_ok = !m_audit_failed;
     for (const auto& v : m_vms) all_ok = all_ok && (v.state == VmState::Exited || v.state == VmState::Stopped);
     if (m_down_reason.empty()) m_down_reason = "every VM ended";

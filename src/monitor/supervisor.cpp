@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/net_address.hpp"
 #include "monitor/system_internal.hpp"
 #include "policy/decide.hpp"
 #include "policy/plan.hpp"
@@ -137,6 +138,9 @@ Result<void> System::spawn(Vm& v)
     // The record authorising the hand-over is durable before the descriptors leave.
     std::string disks;
     for (const auto& d : spec.disks) disks += (disks.empty() ? "" : ",") + d.volume + ":" + to_string(d.mode);
+    std::string networks;
+    for (const auto& r : spec.networks)
+        networks += (networks.empty() ? "" : ",") + r.network + ":" + base::format_ipv4(r.address);
     std::string channels;
     for (const auto& c : v.channels) {
         if (!channels.empty()) channels += ',';
@@ -149,6 +153,7 @@ Result<void> System::spawn(Vm& v)
                             {"disks", std::string_view(disks)},
                             {"cid", std::int64_t(spec.cid)},
                             {"channels", std::string_view(channels)},
+                            {"networks", std::string_view(networks)},
                             {"attempt", std::int64_t{v.restarts}}})) {
         ::kill(pid, SIGKILL);
         return fail(Errc::Io, "the audit log failed");
@@ -157,8 +162,11 @@ Result<void> System::spawn(Vm& v)
                             v.log.get()};
     for (const auto& d : v.disks) fds.disks.push_back(d.get());
     for (const auto& l : v.links) fds.channels.push_back(l.get());
+    for (const auto& t : v.taps) fds.taps.push_back(t.get());
     auto launch = launch_for(spec, m_options, m_manifest.uid_base);
     launch.channels = v.channels;
+    for (const auto& r : spec.networks) launch.nets.push_back(r.mac);
+    launch.cmdline += v.ip_words;
     if (auto r = protocol::send_launch(v.sock.get(), launch, fds); !r) {
         report(spec.name + ": handing over descriptors: " + describe(r.error()));
         ::kill(pid, SIGKILL);  // its exit is reaped and audited like any other

@@ -17,6 +17,7 @@
 #include "base/unique_fd.hpp"
 #include "monitor/audit.hpp"
 #include "monitor/control.hpp"
+#include "monitor/netlink.hpp"
 #include "monitor/system.hpp"
 #include "protocol/fdpass.hpp"
 #include "protocol/launch.hpp"
@@ -43,6 +44,10 @@ struct Vm {
     // Its ends of its channels' links (protocol/vsock_link.hpp), kept for its restarts.
     std::vector<protocol::ChannelEnd> channels;
     std::vector<UniqueFd> links;
+    // Its taps, one per network in its spec's order (networks.cpp), kept for its restarts, and
+    // the ip= words for its command line.
+    std::vector<UniqueFd> taps;
+    std::string ip_words;
     VmState state = VmState::Starting;
     pid_t pid = -1;
     UniqueFd sock;  // the monitor's end of the socketpair
@@ -103,6 +108,12 @@ private:
     Result<void> open_files();
     Result<void> open_channels();
     void link(Vm& from, Vm& to, std::uint32_t port, UniqueFd from_end, UniqueFd to_end);
+    // networks.cpp
+    Result<void> open_networks();
+    Result<void> open_bridge(const policy::NetworkSpec& net, const std::string& bridge);
+    Result<void> record_interface(const char* kind, const std::string& name);
+    Result<void> remove_leftovers();
+    void close_networks();
     // pumps.cpp
     Result<void> start_pumps();
     bool on_pump_exit(pid_t pid, int status);
@@ -132,6 +143,8 @@ private:
     std::string m_socket_path;
     std::vector<Vm> m_vms;
     std::vector<PumpProcess> m_pumps;
+    std::optional<Rtnl> m_rtnl;               // with networks only
+    std::vector<std::string> m_bridges_made;  // removed at the end
     std::map<std::uint32_t, Client> m_clients;
     std::uint32_t m_next_client = 0;
     bool m_down = false;
