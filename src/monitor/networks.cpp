@@ -72,7 +72,7 @@ Result<void> System::remove_leftovers()
     if (!fd.valid()) return {};
     std::string text;
     char buf[4096];
-    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0 && text.size() < (1u << 20);) text.append(buf, n);
+    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0 && text.size() < (1u << 20);) text.append(buf, static_cast<std::size_t>(n));
     for (std::size_t at = 0; at < text.size();) {
         const std::size_t nl = std::min(text.find('\n', at), text.size());
         const std::string line = text.substr(at, nl - at);

@@ -30,16 +30,16 @@ Result<std::unique_ptr<NetDevice>> NetDevice::create(base::UniqueFd tap, const M
 {
     if (!tap.valid()) return fail(Errc::InvalidInput, "virtio-net: no tap descriptor");
     if (base::check_mac(mac)) return fail(Errc::InvalidInput, "virtio-net: the MAC address must be unicast and not zero");
-    std::unique_ptr<NetDevice> d(new NetDevice(std::move(tap), mac, watcher, std::move(set_offloads)));
+    std::unique_ptr<NetDevice> d(new NetDevice(std::move(tap), mac, std::move(set_offloads)));
     if (!watcher.watch(d->m_tap.get(), k_tap_token)) return fail_errno("virtio-net: watching the tap");
     return d;
 }
 
-NetDevice::NetDevice(base::UniqueFd tap, const Mac& mac, HostWatcher& watcher, OffloadSetter set_offloads)
-    : m_tap(std::move(tap)), m_mac(mac), m_watcher(watcher), m_set_offloads(std::move(set_offloads))
+NetDevice::NetDevice(base::UniqueFd tap, const Mac& mac, OffloadSetter set_offloads)
+    : m_tap(std::move(tap)), m_mac(mac), m_set_offloads(std::move(set_offloads))
 {
     std::copy(mac.begin(), mac.end(), m_config.mac);
-    m_buf.resize(k_hdr + k_max_frame);
+    m_buf.resize(k_hdr + k_max_frame + 1);  // the extra byte tells a frame too long to take
 }
 
 std::uint64_t NetDevice::features() const
@@ -181,7 +181,8 @@ void NetDevice::transmit(const ChainBuffers& b)
     const auto eth = std::span(reinterpret_cast<const std::uint8_t*>(head.data() + k_hdr), k_eth_header);
     if (!source_is(eth, m_mac)) {
         ++m_counters.tx_spoofed;
-        MOAT_LOG_RATELIMITED(Warn, "virtio-net: frame with another source MAC address dropped");
+        MOAT_LOG_RATELIMITED(Warn, "virtio-net: a frame from another source MAC address was dropped (%llu so far)",
+                             static_cast<unsigned long long>(m_counters.tx_spoofed));
         return;
     }
     raw = encode(for_tap(h));
@@ -227,10 +228,15 @@ bool NetDevice::read_tap()
     while (m_tap_readable) {
         const ssize_t n = ::read(m_tap.get(), m_buf.data(), m_buf.size());
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            if (errno != EAGAIN) MOAT_LOG_RATELIMITED(Warn, "virtio-net: reading the tap: %s", std::strerror(errno));
+        if (n <= 0) {
+            if (n == 0) MOAT_LOG_RATELIMITED(Warn, "virtio-net: the tap is gone");
+            else if (errno != EAGAIN) MOAT_LOG_RATELIMITED(Warn, "virtio-net: reading the tap: %s", std::strerror(errno));
             m_tap_readable = false;  // the next edge says when there is more
             return false;
+        }
+        if (static_cast<std::size_t>(n) == m_buf.size()) {
+            ++m_counters.rx_dropped;  // longer than any frame: cut short by the read, so dropped
+            continue;
         }
         if (static_cast<std::uint64_t>(n) >= k_tx_head) {
             m_frame_len = static_cast<std::size_t>(n);
@@ -296,18 +302,25 @@ bool NetDevice::deliver()
         room += m_held.back().total;
     }
 
-    // The tap's header leaves num_buffers unwritten: the device's to set.
+    // The buffers this frame takes: after a frame too large for all of them was dropped, more
+    // may be held than it needs, and those wait for the next.
+    std::size_t count = 0;
+    for (std::uint64_t filled = 0; filled < need; ++count) filled += m_held[count].total;
+
+    // The tap's header leaves num_buffers unwritten: the device's to set. The flags only for a
+    // driver that takes partial checksums (§5.1.6.4.1: else zero; the tap then sends none).
     NetHdr raw;
     std::memcpy(&raw, frame.data(), k_hdr);
     Header h = decode(raw);
-    h.flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
-    h.num_buffers = static_cast<std::uint16_t>(m_held.size());
+    const std::uint8_t kept = VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+    h.flags = has(m_features, VIRTIO_NET_F_GUEST_CSUM) ? static_cast<std::uint8_t>(h.flags & kept) : std::uint8_t{0};
+    h.num_buffers = static_cast<std::uint16_t>(count);
     raw = encode(h);
     std::memcpy(frame.data(), &raw, k_hdr);
 
     std::uint64_t off = 0;
     std::size_t used = 0;
-    for (; used < m_held.size() && off < need && m_mem; ++used) {
+    for (; used < count && m_mem; ++used) {
         const ChainBuffers& b = m_held[used];
         const std::uint64_t n = std::min(b.total, need - off);
         std::uint32_t len = static_cast<std::uint32_t>(n);

@@ -44,8 +44,8 @@ public:
     // set_offloads; a test's stand-in). Called at activate() and, with 0, at reset().
     using OffloadSetter = std::function<Result<void>(std::uint64_t features)>;
 
-    // `tap` is watched through `watcher`, which must outlive the device. `mac` must be a unicast
-    // address.
+    // `tap` is watched through `watcher` (its descriptor's close ends the watch). `mac` must be a
+    // unicast address.
     static Result<std::unique_ptr<NetDevice>> create(base::UniqueFd tap, const Mac& mac, HostWatcher& watcher,
                                                      OffloadSetter set_offloads);
 
@@ -70,7 +70,7 @@ public:
     const Counters& counters() const { return m_counters; }
 
 private:
-    NetDevice(base::UniqueFd tap, const Mac& mac, HostWatcher& watcher, OffloadSetter set_offloads);
+    NetDevice(base::UniqueFd tap, const Mac& mac, OffloadSetter set_offloads);
 
     void serve_tx();
     bool serve_tx_round();  // true when the round's budget ran out first
@@ -88,7 +88,6 @@ private:
     Mac m_mac;
     NetConfig m_config{};
     std::array<std::uint16_t, 2> m_queue_max{k_queue_size, k_queue_size};
-    HostWatcher& m_watcher;
     OffloadSetter m_set_offloads;
     Counters m_counters;
 
@@ -98,7 +97,7 @@ private:
     std::uint64_t m_features = 0;
     std::optional<Queue> m_rxq, m_txq;
     bool m_tap_readable = true;        // read until EAGAIN before trusting edges again
-    std::vector<std::byte> m_buf;      // NetHdr + one frame from the tap: k_hdr + k_max_frame
+    std::vector<std::byte> m_buf;      // NetHdr + one frame from the tap: k_hdr + k_max_frame + 1
     std::size_t m_frame_len = 0;       // of the frame in m_buf; 0 for none
     std::vector<ChainBuffers> m_held;  // receive buffers taken for that frame, not yet used
     bool m_rx_used = false;

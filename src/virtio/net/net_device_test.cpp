@@ -139,8 +139,8 @@ std::string header_bytes(const Header& h)
 class Rig {
 public:
     explicit Rig(std::uint64_t features = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MRG_RXBUF),
-                 bool offloads = true)
-        : rx(256, 8 << 20), tx(rx.mem(), 0x3000, 256)
+                 bool offloads = true, std::uint16_t rx_size = 256)
+        : rx(rx_size, 8 << 20), tx(rx.mem(), 0x3000, 256)
     {
         int fds[2];
         EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
@@ -342,7 +342,7 @@ TEST(NetDevice, DropsMalformedTransmitBuffers)
 
 TEST(NetDevice, ReceivesIntoOneBufferWithoutMergeable)
 {
-    Rig r(feature_bit(VIRTIO_F_VERSION_1));
+    Rig r(feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_GUEST_CSUM));
     r.give_rx(4);
     Header h;
     h.flags = VIRTIO_NET_HDR_F_DATA_VALID | 0x80;  // an unknown bit from the host is not passed on
@@ -355,6 +355,56 @@ TEST(NetDevice, ReceivesIntoOneBufferWithoutMergeable)
     EXPECT_EQ(got[0].h.flags, VIRTIO_NET_HDR_F_DATA_VALID);
     EXPECT_EQ(got[0].h.num_buffers, 1);
     EXPECT_EQ(r.dev->counters().rx_frames, 1u);
+}
+
+TEST(NetDevice, NoChecksumFlagsForADriverWithoutGuestCsum)
+{
+    Rig r(feature_bit(VIRTIO_F_VERSION_1));
+    r.give_rx(1);
+    Header h;
+    h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+    r.from_host(h, frame_from(k_peer, 100));
+    const auto got = r.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.flags, 0) << "virtio 1.2 5.1.6.4.1: zero without VIRTIO_NET_F_GUEST_CSUM";
+}
+
+// Found by fuzz_virtio_net: after a frame larger than every buffer held was dropped, the next
+// frame said it took all of them.
+TEST(NetDevice, AFrameCountsOnlyTheBuffersItTakes)
+{
+    Rig r(feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MRG_RXBUF), true, 2);
+    r.give_rx(2, 1536);
+    r.from_host(Header{}, frame_from(k_peer, 5000));  // over the whole ring: dropped, both buffers kept
+    r.from_host(Header{}, frame_from(k_peer, 100));
+    auto got = r.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].h.num_buffers, 1);
+    EXPECT_EQ(got[0].frame, frame_from(k_peer, 100));
+    EXPECT_EQ(r.rx.used_idx(), 1) << "the second buffer waits for the next frame";
+    r.from_host(Header{}, frame_from(k_peer, 200));
+    got = r.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].frame, frame_from(k_peer, 200));
+    EXPECT_EQ(r.dev->counters().rx_dropped, 1u);
+}
+
+// Also from the fuzzer: a tap descriptor at its end (a read of 0) stops the reading instead of
+// spinning, and a frame longer than any a tap sends is dropped, not cut short.
+TEST(NetDevice, ATapAtItsEndOrAnOverlongFrameIsNoFrame)
+{
+    Rig r;
+    r.give_rx(4);
+    const std::string huge = header_bytes(Header{}) + frame_from(k_peer, k_max_frame + 1);
+    ASSERT_EQ(::write(r.host.get(), huge.data(), huge.size()), static_cast<ssize_t>(huge.size()));
+    r.from_host(Header{}, frame_from(k_peer, 100));
+    auto got = r.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].frame, frame_from(k_peer, 100));
+    EXPECT_EQ(r.dev->counters().rx_dropped, 1u);
+    r.host.reset();  // the device's end now reads 0
+    r.dev->host_ready(NetDevice::k_tap_token);
+    EXPECT_TRUE(r.received().empty());
 }
 
 TEST(NetDevice, SpreadsALargeFrameOverMergeableBuffers)
