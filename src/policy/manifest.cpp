@@ -156,6 +156,14 @@ Result<void> Parser::jail(Manifest& m, const toml::node& n)
     return {};
 }
 
+Result<Restart> Parser::restart(const toml::node& n, const std::string& key)
+{
+    const std::string r = MOAT_TRY(string(n, key));
+    if (r == "never") return Restart::Never;
+    if (r == "on-failure") return Restart::OnFailure;
+    return error(line_of(n), key, "bad restart policy " + quoted(r) + " (use \"never\" or \"on-failure\")");
+}
+
 Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n)
 {
     const std::string key = dotted("vm", name);
@@ -193,10 +201,7 @@ Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::
         } else if (kname == "disks") {
             vm.disks = MOAT_TRY(disks(m, *vv, sub));
         } else if (kname == "restart") {
-            const std::string r = MOAT_TRY(string(*vv, sub));
-            if (r == "never") vm.restart = Restart::Never;
-            else if (r == "on-failure") vm.restart = Restart::OnFailure;
-            else return error(line_of(*vv), sub, "bad restart policy " + quoted(r) + " (use \"never\" or \"on-failure\")");
+            vm.restart = MOAT_TRY(restart(*vv, sub));
             vm.restart_line = line_of(*vv);
         } else if (kname == "max_restarts") {
             vm.max_restarts = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, sub, 0, k_max_max_restarts)));
@@ -267,7 +272,17 @@ Result<Manifest> Parser::parse(std::string_view text)
         for (const auto& [k, v] : in_text_order(*t)) m.networks.push_back(MOAT_TRY(network(m, k->str(), *k, *v)));
     }
     if (!vms_node) return error(0, "vm", "no VMs declared (add a [vm.NAME] table)");
-    const toml::table* t = MOAT_TRY(table(*vms_node, "vm"));
+    MOAT_TRY(vms(m, *vms_node));
+    MOAT_TRY(cids(m));
+    MOAT_TRY(addresses(m));
+    if (channels_node) m.channels = MOAT_TRY(channels(m, *channels_node));
+    return m;
+}
+
+// The [vm.NAME] tables, in text order; names unique across VMs, volumes and networks.
+Result<void> Parser::vms(Manifest& m, const toml::node& vms_node)
+{
+    const toml::table* t = MOAT_TRY(table(vms_node, "vm"));
     for (const auto& [k, v] : in_text_order(*t)) {
         VmSpec spec = MOAT_TRY(vm(m, k->str(), *k, *v));
         // One namespace for VMs and volumes: audit records and messages say "web", and a name
@@ -282,11 +297,8 @@ Result<Manifest> Parser::parse(std::string_view text)
                              std::to_string(same->line) + "); VM and network names must differ");
         m.vms.push_back(std::move(spec));
     }
-    if (m.vms.empty()) return error(line_of(*vms_node), "vm", "no VMs declared (add a [vm.NAME] table)");
-    MOAT_TRY(cids(m));
-    MOAT_TRY(addresses(m));
-    if (channels_node) m.channels = MOAT_TRY(channels(m, *channels_node));
-    return m;
+    if (m.vms.empty()) return error(line_of(vms_node), "vm", "no VMs declared (add a [vm.NAME] table)");
+    return {};
 }
 
 }  // namespace moat::policy::manifest_detail

@@ -72,6 +72,16 @@ Result<NetworkSpec> Parser::network(const Manifest& m, std::string_view name, co
         return error(net.host_line, key + ".host",
                      base::format_ipv4(*net.host) + " is not a host address of " + base::format_ipv4(net.subnet.base) +
                          "/" + std::to_string(net.subnet.prefix));
+    MOAT_TRY(network_apart(m, net, key));
+    net.label.secrecy = MOAT_TRY(part(m.lattice, Dimension::Secrecy, *secrecy, key + ".label"));
+    net.label.integrity = MOAT_TRY(part(m.lattice, Dimension::Integrity, *integrity, key + ".integrity"));
+    net.label_line = line_of(*secrecy);
+    return net;
+}
+
+// No two networks share addresses or an uplink.
+Result<void> Parser::network_apart(const Manifest& m, const NetworkSpec& net, const std::string& key)
+{
     for (const NetworkSpec& o : m.networks) {
         const std::uint32_t mask = std::min(o.subnet.mask(), net.subnet.mask());
         if ((o.subnet.base & mask) == (net.subnet.base & mask))
@@ -82,10 +92,7 @@ Result<NetworkSpec> Parser::network(const Manifest& m, std::string_view name, co
                          quoted(*net.uplink) + " is already network " + o.name + "'s uplink (line " +
                              std::to_string(o.uplink_line) + ")");
     }
-    net.label.secrecy = MOAT_TRY(part(m.lattice, Dimension::Secrecy, *secrecy, key + ".label"));
-    net.label.integrity = MOAT_TRY(part(m.lattice, Dimension::Integrity, *integrity, key + ".integrity"));
-    net.label_line = line_of(*secrecy);
-    return net;
+    return {};
 }
 
 Result<std::vector<NetRef>> Parser::vm_networks(const Manifest& m, const toml::node& n, std::string_view key)

@@ -231,10 +231,13 @@ private:
     Result<Lattice> lattice(const toml::node& n);
     Result<VolumeSpec> volume(const Lattice& lattice, std::string_view name, const toml::key& k, const toml::node& n);
     Result<void> jail(Manifest& m, const toml::node& n);
+    Result<void> vms(Manifest& m, const toml::node& n);
     Result<VmSpec> vm(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n);
+    Result<Restart> restart(const toml::node& n, const std::string& key);
     Result<std::vector<DiskRef>> disks(const Manifest& m, const toml::node& n, std::string_view key);
     // manifest_networks.cpp
     Result<NetworkSpec> network(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n);
+    Result<void> network_apart(const Manifest& m, const NetworkSpec& net, const std::string& key);
     Result<std::vector<NetRef>> vm_networks(const Manifest& m, const toml::node& n, std::string_view key);
     Result<void> addresses(Manifest& m);
     // manifest_channels.cpp
