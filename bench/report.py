@@ -33,6 +33,8 @@ TARGETS = {
     "blk randread-qd1": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
     "blk randread-qd32": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
     "vsock host->guest": ("ratio >= 0.7", lambda r, v: None if r is None else r >= 0.7),
+    "net host->guest": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
+    "net VM->VM": ("ratio >= 1.2", lambda r, v: None if r is None else r >= 1.2),
 }
 # The vsock part (bench/lab-bench): bench -> (metric, the result's field, unit).
 # VM -> VM has no peer in QEMU (vhost-vsock joins a guest to its host only); the pump's figure is
@@ -43,6 +45,15 @@ VSOCK = {
     "vsock-v2v": ("vsock VM->VM", "mb_s", "MB/s"),
     "vsock-pump": ("vsock VM->VM pump vs direct", "mb_s", "MB/s"),
 }
+# The net part: the same metrics against QEMU with a userspace virtio-net ("qemu") and, under
+# the suffix, with vhost-net ("qemu-vhost").
+NET = {
+    "net-h2g": ("net host->guest", "mb_s", "MB/s"),
+    "net-rr": ("net round trip host->guest", "us", "us"),
+    "net-v2v": ("net VM->VM", "mb_s", "MB/s"),
+    "net-v2v-rr": ("net round trip VM->VM", "us", "us"),
+}
+NET_VHOST = " (vhost-net)"
 UNITS = {}
 # The boot figures' peers and their metrics' suffixes: qemu-rtc is QEMU microvm with its RTC, a
 # second peer for boot only (bench/README.md, "Where the boot ratio comes from").
@@ -96,6 +107,15 @@ def collect(rows):
             if bench == "vsock-v2v":  # the pump's peer: the direct channel
                 add(lane, VSOCK["vsock-pump"][0], "direct", r.get(field), unit)
             continue
+        if bench in NET:
+            metric, field, unit = NET[bench]
+            value = r.get(field)
+            if vmm == "moat":
+                add(lane, metric, "moat", value, unit)
+                add(lane, metric + NET_VHOST, "moat", value, unit)
+            else:
+                add(lane, metric + (NET_VHOST if vmm == "qemu-vhost" else ""), "qemu", value, unit)
+            continue
         if bench == "startup":
             if r:
                 add(lane, "startup CPU to first KVM_RUN", vmm, r["startup_cpu_us"] / 1000, "ms")
@@ -132,7 +152,7 @@ def summary(values):
 
 # make bench, every step of it, is to take under this long.
 BUDGET_MIN = 20
-FULL_RUN = {"local lane", "lab main", "lab vsock", "lab storm"}
+FULL_RUN = {"local lane", "lab main", "lab vsock", "lab net", "lab storm"}
 
 
 def timing(durations):

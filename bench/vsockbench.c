@@ -1,23 +1,30 @@
-/* vsockbench: the vsock benchmark's two ends (bench/README.md), static, in the lab and in the guest.
+/* vsockbench: the vsock and network benchmarks' two ends (bench/README.md), static, in the lab and
+ * in the guest.
  *
- *   vsockbench serve PORT          guest: serve connections on vsock PORT one after another, each
- *                                  opened by one command byte: 'p' answers one byte; 's' reads to
- *                                  EOF, prints a JSON line of what it took (first byte to EOF) and
- *                                  answers the byte count (8 bytes); 'q' ends the server
+ *   vsockbench serve [tcp:]PORT    guest: serve connections on vsock PORT (or TCP PORT) one after
+ *                                  another, each opened by one command byte: 'p' answers one byte;
+ *                                  's' reads to EOF, prints a JSON line of what it took (first
+ *                                  byte to EOF) and answers the byte count (8 bytes); 'r' echoes
+ *                                  each byte until EOF; 'q' ends the server
  *   vsockbench send TARGET PORT MIB
  *                                  host or guest: sends MIB MiB with 's', waits for the count,
  *                                  prints a JSON line (connection set up to the count's arrival)
  *   vsockbench conns TARGET PORT N host: N connections one after another, each a 'p' and its
  *                                  answer; prints a JSON line with connections per second
+ *   vsockbench rr TARGET PORT N    N one-byte requests, each answered before the next (TCP_NODELAY
+ *                                  on TCP); prints a JSON line with the mean round trip
  *   vsockbench quit TARGET PORT    ends a server
  *
- * TARGET is a vsock CID, or unix:PATH for `moat run --vsock PATH` (Firecracker's convention:
+ * TARGET is a vsock CID, tcp:IPV4, or unix:PATH for `moat run --vsock PATH` (Firecracker's convention:
  * "CONNECT PORT\n", then "OK ...\n"). A connection refused or reset before the server listens is
  * tried again for up to 60 s, as is one to a VM or a guest driver not up yet. With `send` the stream is one-way when the server cannot answer
  * (through a pump): its count never comes, and `send` reports the time to its own close instead. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +64,21 @@ static int write_all(int fd, const char *p, size_t n)
 /* One connection attempt: the socket, or -1 with errno. */
 static int try_connect(const char *target, unsigned port)
 {
+    if (strncmp(target, "tcp:", 4) == 0) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+        if (inet_pton(AF_INET, target + 4, &a.sin_addr) != 1) {
+            fprintf(stderr, "vsockbench: bad address '%s'\n", target);
+            exit(2);
+        }
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (s < 0) die("socket(AF_INET)");
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) return s;
+        int e = errno;
+        close(s);
+        errno = e;
+        return -1;
+    }
     if (strncmp(target, "unix:", 5) != 0) {
         struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = (unsigned)atoi(target), .svm_port = port};
         int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -93,17 +115,33 @@ static int connect_to(const char *target, unsigned port)
         /* Not up yet: no listener (refused, reset), no VM with that CID yet (ENODEV, vhost-vsock),
          * a guest whose driver is not up yet (the guest's connect times out), no socket file yet. */
         int e = errno;
-        if (now() > give_up || (e != ECONNREFUSED && e != ECONNRESET && e != ENODEV && e != ETIMEDOUT && e != ENOENT))
+        if (now() > give_up || (e != ECONNREFUSED && e != ECONNRESET && e != ENODEV && e != ETIMEDOUT && e != ENOENT &&
+                                e != EHOSTUNREACH && e != ENETUNREACH))
             die("connect");
         usleep(20000);
     }
 }
 
-static int serve(unsigned port)
+/* A listening socket on vsock PORT, or on TCP PORT of every address for "tcp:PORT". */
+static int listener(const char *arg)
 {
-    struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
+    if (strncmp(arg, "tcp:", 4) == 0) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(arg + 4))};
+        int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+            bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 64) < 0)
+            die("listen");
+        return l;
+    }
+    struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = (unsigned)atoi(arg)};
     int l = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 64) < 0) die("listen");
+    return l;
+}
+
+static int serve(const char *arg)
+{
+    int l = listener(arg);
     for (;;) {
         int s = accept(l, NULL, NULL);
         if (s < 0) die("accept");
@@ -111,6 +149,12 @@ static int serve(unsigned port)
         if (read(s, &c, 1) != 1) { close(s); continue; }
         if (c == 'q') return 0;
         if (c == 'p') (void)!write(s, &c, 1);
+        if (c == 'r') {
+            int one = 1;
+            setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  /* fails harmlessly on vsock */
+            while (read(s, &c, 1) == 1 && write(s, &c, 1) == 1) {
+            }
+        }
         if (c == 's') {
             uint64_t total = 0;
             double first = 0;
@@ -168,15 +212,33 @@ static int conns(const char *target, unsigned port, unsigned n)
     return 0;
 }
 
+static int rr(const char *target, unsigned port, unsigned n)
+{
+    int s = connect_to(target, port);
+    char c = 'r';
+    if (write_all(s, &c, 1) < 0) die("write");
+    for (int warm = 0; warm < 10; ++warm)
+        if (write_all(s, &c, 1) < 0 || read(s, &c, 1) != 1) die("round trip");
+    double t0 = now();
+    for (unsigned i = 0; i < n; ++i)
+        if (write_all(s, &c, 1) < 0 || read(s, &c, 1) != 1) die("round trip");
+    double t = now() - t0;
+    printf("{\"round_trips\":%u,\"seconds\":%.6f,\"us\":%.1f}\n", n, t, t / n * 1e6);
+    close(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "serve") == 0) return serve((unsigned)atoi(argv[2]));
+    if (argc == 3 && strcmp(argv[1], "serve") == 0) return serve(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "rr") == 0) return rr(argv[2], (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
     if (argc == 5 && strcmp(argv[1], "send") == 0) return send_bytes(argv[2], (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
     if (argc == 5 && strcmp(argv[1], "conns") == 0) return conns(argv[2], (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
     if (argc == 4 && strcmp(argv[1], "quit") == 0) {
         int s = connect_to(argv[2], (unsigned)atoi(argv[3]));
         return write_all(s, "q", 1) < 0;
     }
-    fprintf(stderr, "usage: vsockbench serve PORT | send TARGET PORT MIB | conns TARGET PORT N | quit TARGET PORT\n");
+    fprintf(stderr, "usage: vsockbench serve [tcp:]PORT | send TARGET PORT MIB | conns TARGET PORT N | rr TARGET PORT N | "
+                    "quit TARGET PORT\n");
     return 2;
 }
