@@ -30,11 +30,9 @@ struct Message {
     }
     void append(const void* p, std::size_t n)
     {
-        if (n != 0) {
-            const auto* b = static_cast<const std::byte*>(p);
-            buf.insert(buf.end(), b, b + n);
-        }
-        buf.resize(NLMSG_ALIGN(buf.size()));
+        const std::size_t at = buf.size();
+        buf.resize(NLMSG_ALIGN(at + n));  // the padding zeroed
+        if (n != 0) std::memcpy(buf.data() + at, p, n);
     }
     void attr(std::uint16_t type, const void* data, std::size_t len)
     {

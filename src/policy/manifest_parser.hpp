@@ -199,7 +199,10 @@ private:
         if (p) return *p;
         const std::string& bad = p.error().context;
         std::string detail = quoted(text) + ": " + p.error().what;
-        if (bad != text) detail += " " + quoted(bad);
+        if (bad != text) {
+            detail += ' ';  // appended, not " " + quoted(): GCC 12 at -O3 warns falsely (-Wrestrict)
+            detail += quoted(bad);
+        }
         if (p.error().code == Errc::NotFound) {
             const bool category = std::string_view(p.error().what).find("category") != std::string_view::npos;
             detail += category ? " (declared in lattice.categories)"
