@@ -63,11 +63,32 @@ void check(const Manifest& m)
             for (std::size_t e = 0; e < d; ++e) MOAT_CHECK(vm.disks[e].index != disk.index);
         }
         disks += vm.disks.size();
+        for (std::size_t n = 0; n < vm.networks.size(); ++n) {
+            const NetRef& r = vm.networks[n];
+            MOAT_CHECK(r.index < m.networks.size() && m.networks[r.index].name == r.network);
+            MOAT_CHECK(m.networks[r.index].subnet.holds_host(r.address));
+            MOAT_CHECK(!m.networks[r.index].host || *m.networks[r.index].host != r.address);
+            MOAT_CHECK(moat::base::check_mac(r.mac) == nullptr);
+            for (std::size_t e = 0; e < n; ++e) MOAT_CHECK(vm.networks[e].index != r.index);
+            for (std::size_t j = 0; j < i; ++j)
+                for (const NetRef& o : m.vms[j].networks) MOAT_CHECK(o.mac != r.mac && (o.index != r.index || o.address != r.address));
+        }
+        disks += vm.networks.size();
+    }
+    std::size_t uplinks = 0;
+    for (const NetworkSpec& net : m.networks) {
+        MOAT_CHECK(valid_name(net.name) && m.find_volume(net.name) == nullptr && m.find_vm(net.name) == nullptr);
+        MOAT_CHECK(within(m.lattice, net.label));
+        MOAT_CHECK(net.subnet.prefix >= 8 && net.subnet.prefix <= 30 && (net.subnet.base & ~net.subnet.mask()) == 0);
+        MOAT_CHECK(!net.host || net.subnet.holds_host(*net.host));
+        MOAT_CHECK(!net.uplink || moat::base::check_ifname(*net.uplink) == nullptr);
+        uplinks += net.uplink ? 1 : 0;
     }
 
-    // One decision per disk, in order, each matching decide() and describable.
+    // One decision per disk and network of each VM, in order, each matching decide() and
+    // describable; then one per channel and per uplink.
     const auto p = plan(m);
-    MOAT_CHECK(p.size() == disks);
+    MOAT_CHECK(p.size() == disks + m.channels.size() + uplinks);
     std::size_t k = 0;
     for (const VmSpec& vm : m.vms) {
         for (const DiskRef& disk : vm.disks) {
@@ -84,6 +105,21 @@ void check(const Manifest& m)
             const std::string line = describe(m, d);
             MOAT_CHECK(line.starts_with(to_string(d.decision.verdict)));
         }
+        for (const NetRef& r : vm.networks) {
+            const PlannedDecision& d = p[k++];
+            MOAT_CHECK(d.vm == vm.name && d.object == "network " + r.network && d.act == Act::NetworkAttach);
+            MOAT_CHECK(d.decision == decide(Act::NetworkAttach, vm.label, m.networks[r.index].label));
+            if (d.decision.verdict == Verdict::Allow) MOAT_CHECK(d.subject == d.object_label);
+            MOAT_CHECK(describe(m, d).starts_with(to_string(d.decision.verdict)));
+        }
+    }
+    k += m.channels.size();
+    for (const NetworkSpec& net : m.networks) {
+        if (!net.uplink) continue;
+        const PlannedDecision& d = p[k++];
+        MOAT_CHECK(d.act == Act::NetworkUplink && d.vm == net.name);
+        // Only the lowest label joins the outside world.
+        MOAT_CHECK((d.decision.verdict == Verdict::Allow) == (net.label == Label{}));
     }
 }
 
