@@ -87,6 +87,12 @@ const char* parse_ipv4_net(std::string_view s, Ipv4Net& out)
     return nullptr;
 }
 
+std::uint32_t name_hash(std::string_view s, std::uint32_t h)
+{
+    for (char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
+    return h;
+}
+
 Mac local_mac(std::uint32_t tail)
 {
     return Mac{0x02, 0x6d, static_cast<std::uint8_t>(tail >> 24), static_cast<std::uint8_t>(tail >> 16),

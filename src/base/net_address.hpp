@@ -35,6 +35,10 @@ struct Ipv4Net {
 // Nullptr when `s` is such a subnet (into `out`), else why not.
 const char* parse_ipv4_net(std::string_view s, Ipv4Net& out);
 
+// FNV-1a of `s`, going on from `h` (chain calls to hash several names): the stable hash that
+// default MACs and the monitor's interface names are made from.
+std::uint32_t name_hash(std::string_view s, std::uint32_t h = 2166136261u);
+
 // A locally administered unicast MAC (02:6d:...) whose last four bytes are `tail`.
 Mac local_mac(std::uint32_t tail);
 

@@ -71,9 +71,7 @@ Result<NetSpec> parse_net(std::string_view text)
 
 base::Mac default_mac(std::string_view tap)
 {
-    std::uint32_t h = 2166136261u;  // FNV-1a
-    for (char c : tap) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
-    return base::local_mac(h);
+    return base::local_mac(base::name_hash(tap));
 }
 
 }  // namespace moat::cli

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "base/net_address.hpp"
+
 namespace moat::monitor {
 
 // One request: the netlink header, a fixed body (ifinfomsg or ifaddrmsg) and attributes, each
@@ -181,8 +183,8 @@ Result<void> Rtnl::add_ipv4(std::string_view name, std::uint32_t address, std::u
     body.ifa_index = index;
     Message m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &body, sizeof body);
     const std::uint32_t a = htonl(address);
-    const std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
-    const std::uint32_t broadcast = htonl(address | ~mask);
+    const base::Ipv4Net net{0, prefix};
+    const std::uint32_t broadcast = htonl(address | ~net.mask());
     m.attr(IFA_LOCAL, &a, sizeof a);
     m.attr(IFA_ADDRESS, &a, sizeof a);
     m.attr(IFA_BROADCAST, &broadcast, sizeof broadcast);

@@ -25,18 +25,12 @@ namespace {
 
 constexpr const char* k_record = "networks";
 
-std::uint32_t fnv(std::string_view s, std::uint32_t h = 2166136261u)
-{
-    for (char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
-    return h;
-}
-
 // "mb" or "mt" and eight hex digits from the state directory and the names: 10 bytes, under
 // the kernel's 15, and the same on every start of the same system.
 std::string ifname(const char* prefix, const std::string& state, std::string_view a, std::string_view b = {})
 {
     char buf[16];
-    std::snprintf(buf, sizeof buf, "%s%08x", prefix, fnv(b, fnv("/", fnv(a, fnv(state + "\n")))));
+    std::snprintf(buf, sizeof buf, "%s%08x", prefix, base::name_hash(b, base::name_hash("/", base::name_hash(a, base::name_hash(state + "\n")))));
     return buf;
 }
 

@@ -5,23 +5,6 @@
 
 namespace moat::policy::manifest_detail {
 
-namespace {
-
-// FNV-1a: a MAC's tail from names, the same on every start of the same manifest.
-std::uint32_t name_hash(std::string_view a, std::string_view b)
-{
-    std::uint32_t h = 2166136261u;
-    auto mix = [&h](std::string_view s) {
-        for (char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
-    };
-    mix(a);
-    mix("/");
-    mix(b);
-    return h;
-}
-
-}  // namespace
-
 Result<NetworkSpec> Parser::network(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n)
 {
     const std::string key = dotted("network", name);
@@ -138,7 +121,8 @@ Result<void> Parser::addresses(Manifest& m)
                              "network " + net.name + "'s subnet " + base::format_ipv4(net.subnet.base) + "/" +
                                  std::to_string(net.subnet.prefix) + " has no address left for this VM");
             r.address = next[r.index]++;
-            std::uint32_t tail = name_hash(vm.name, net.name);
+            // The same on every start of the same manifest.
+            std::uint32_t tail = base::name_hash(net.name, base::name_hash("/", base::name_hash(vm.name)));
             while (std::find(macs.begin(), macs.end(), base::local_mac(tail)) != macs.end()) ++tail;
             r.mac = base::local_mac(tail);
             macs.push_back(r.mac);
