@@ -216,11 +216,74 @@ void NetDevice::serve_rx()
 bool NetDevice::serve_rx_round()
 {
     for (unsigned n = 0; n < k_frames_per_round; ++n) {
-        if (m_frame_len == 0 && !read_tap()) return false;
+        if (m_frame_len == 0) {
+            const std::uint64_t room = hold_rx();
+            if (!m_mem || m_held.empty()) return false;  // no buffers: frames wait in the host's kernel
+            if (room >= k_rx_room) {
+                const Direct d = receive_direct();
+                if (d == Direct::Frame) continue;
+                if (d == Direct::TapEmpty) return false;
+            }
+            if (!read_tap()) return false;
+        }
         if (!deliver()) return false;  // the guest has no room: the frame waits for its next buffers
         if (!m_mem) return false;
     }
     return true;
+}
+
+// Takes receive buffers until they hold the largest frame the tap can send (one buffer without
+// MRG_RXBUF, where a frame takes one buffer whatever its size), or the ring has no more; returns
+// the room held.
+std::uint64_t NetDevice::hold_rx()
+{
+    const bool merge = has(m_features, VIRTIO_NET_F_MRG_RXBUF);
+    std::uint64_t room = 0;
+    for (const ChainBuffers& b : m_held) room += b.total;
+    while (room < k_rx_room && (merge || m_held.empty()) && take_rx()) room += m_held.back().total;
+    return room;
+}
+
+// Reads one frame from the tap straight into the buffers held, which hold the largest frame: the
+// header into the device's own copy (checked and completed there, then written to the first
+// buffer), the rest into guest memory. One copy of the frame (the host kernel's) instead of two.
+// Fallback when a held buffer lies outside guest memory: the bounce path drops what it must.
+NetDevice::Direct NetDevice::receive_direct()
+{
+    m_iov.clear();
+    NetHdr raw{};
+    m_iov.push_back(iovec{&raw, k_hdr});
+    std::uint64_t want = k_rx_room - k_hdr;  // the frame and the one byte that tells it too long
+    for (std::size_t i = 0; i < m_held.size() && want > 0; ++i) {
+        const std::uint64_t skip = i == 0 ? k_hdr : 0;
+        const std::uint64_t n = std::min(m_held[i].total - skip, want);
+        auto iov = chain_iovecs(*m_mem, m_held[i], skip, n);
+        if (!iov) return Direct::Fallback;
+        m_iov.insert(m_iov.end(), iov->begin(), iov->end());
+        want -= n;
+    }
+    while (m_tap_readable) {
+        const ssize_t n = ::readv(m_tap.get(), m_iov.data(), static_cast<int>(m_iov.size()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            tap_drained(n);
+            return Direct::TapEmpty;
+        }
+        if (static_cast<std::uint64_t>(n) == k_rx_room || static_cast<std::uint64_t>(n) < k_tx_head) {
+            ++m_counters.rx_dropped;  // longer than any frame, or a runt: the buffers stay held
+            continue;
+        }
+        complete(raw, static_cast<std::uint64_t>(n));
+        return Direct::Frame;
+    }
+    return Direct::TapEmpty;
+}
+
+void NetDevice::tap_drained(ssize_t n)
+{
+    if (n == 0) MOAT_LOG_RATELIMITED(Warn, "virtio-net: the tap is gone");
+    else if (errno != EAGAIN) MOAT_LOG_RATELIMITED(Warn, "virtio-net: reading the tap: %s", std::strerror(errno));
+    m_tap_readable = false;  // the next edge says when there is more
 }
 
 bool NetDevice::read_tap()
@@ -229,9 +292,7 @@ bool NetDevice::read_tap()
         const ssize_t n = ::read(m_tap.get(), m_buf.data(), m_buf.size());
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            if (n == 0) MOAT_LOG_RATELIMITED(Warn, "virtio-net: the tap is gone");
-            else if (errno != EAGAIN) MOAT_LOG_RATELIMITED(Warn, "virtio-net: reading the tap: %s", std::strerror(errno));
-            m_tap_readable = false;  // the next edge says when there is more
+            tap_drained(n);
             return false;
         }
         if (static_cast<std::size_t>(n) == m_buf.size()) {
@@ -240,6 +301,7 @@ bool NetDevice::read_tap()
         }
         if (static_cast<std::uint64_t>(n) >= k_tx_head) {
             m_frame_len = static_cast<std::size_t>(n);
+            ++m_counters.rx_bounced;
             return true;
         }
         ++m_counters.rx_dropped;  // a runt: nothing a guest could use
@@ -304,18 +366,10 @@ bool NetDevice::deliver()
 
     // The buffers this frame takes: after a frame too large for all of them was dropped, more
     // may be held than it needs, and those wait for the next.
-    std::size_t count = 0;
-    for (std::uint64_t filled = 0; filled < need; ++count) filled += m_held[count].total;
-
-    // The tap's header leaves num_buffers unwritten: the device's to set. The flags only for a
-    // driver that takes partial checksums (§5.1.6.4.1: else zero; the tap then sends none).
+    const std::size_t count = buffers_for(need);
     NetHdr raw;
     std::memcpy(&raw, frame.data(), k_hdr);
-    Header h = decode(raw);
-    const std::uint8_t kept = VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
-    h.flags = has(m_features, VIRTIO_NET_F_GUEST_CSUM) ? static_cast<std::uint8_t>(h.flags & kept) : std::uint8_t{0};
-    h.num_buffers = static_cast<std::uint16_t>(count);
-    raw = encode(h);
+    raw = for_guest(raw, count);
     std::memcpy(frame.data(), &raw, k_hdr);
 
     std::uint64_t off = 0;
@@ -336,6 +390,48 @@ bool NetDevice::deliver()
     ++m_counters.rx_frames;
     m_frame_len = 0;
     return true;
+}
+
+// A frame read straight into the held buffers, `len` bytes with its header: the header goes to
+// the first buffer, and the buffers it filled to the guest.
+void NetDevice::complete(NetHdr raw, std::uint64_t len)
+{
+    const std::size_t count = buffers_for(len);
+    raw = for_guest(raw, count);
+    const bool ok = static_cast<bool>(copy_to_chain(*m_mem, m_held[0], 0, std::as_bytes(std::span(&raw, 1))));
+    if (!ok) {
+        ++m_counters.rx_dropped;  // the header's place is outside guest memory: the buffers go back empty
+        MOAT_LOG_RATELIMITED(Warn, "virtio-net: receive buffer outside guest memory");
+    }
+    std::uint64_t off = 0;
+    std::size_t used = 0;
+    for (; used < count && m_mem; ++used) {
+        const std::uint64_t n = std::min(m_held[used].total, len - off);
+        give_back(m_held[used], ok ? static_cast<std::uint32_t>(n) : 0);
+        off += n;
+    }
+    m_held.erase(m_held.begin(), m_held.begin() + static_cast<std::ptrdiff_t>(used));
+    if (ok) ++m_counters.rx_frames;
+}
+
+// How many of the held buffers `len` bytes fill, in order (they hold at least that much).
+std::size_t NetDevice::buffers_for(std::uint64_t len) const
+{
+    std::size_t count = 0;
+    for (std::uint64_t filled = 0; filled < len; ++count) filled += m_held[count].total;
+    return count;
+}
+
+// The tap's header as the guest gets it: num_buffers is the device's to set (the tap leaves it
+// unwritten); the flags only for a driver that takes partial checksums (§5.1.6.4.1: else zero,
+// and the tap then sends none).
+NetHdr NetDevice::for_guest(const NetHdr& raw, std::size_t count) const
+{
+    Header h = decode(raw);
+    const std::uint8_t kept = VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+    h.flags = has(m_features, VIRTIO_NET_F_GUEST_CSUM) ? static_cast<std::uint8_t>(h.flags & kept) : std::uint8_t{0};
+    h.num_buffers = static_cast<std::uint16_t>(count);
+    return encode(h);
 }
 
 }  // namespace moat::virtio::net

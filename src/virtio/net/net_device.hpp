@@ -9,14 +9,21 @@
 // offloads negotiated, fields inside the frame; the source MAC is the device's), and the tap gets
 // the header rebuilt from what was checked, the copied Ethernet header, and the rest of the frame
 // straight from guest memory (writev). A frame that fails is dropped and counted.
-// Receive: the tap is read into one frame-sized buffer of the device's, then copied into the
-// guest's receive buffers, across several with VIRTIO_NET_F_MRG_RXBUF. When the guest has no
-// room the frame waits there and the tap is not read: frames queue in the host's kernel, which
-// drops them when the tap's queue is full. So a guest that stops reading costs one buffer.
+// Receive: the device takes the guest's receive buffers (several with VIRTIO_NET_F_MRG_RXBUF)
+// until they hold the largest frame, and the tap is read straight into them, its header into the
+// device's copy, completed there and written to the first buffer; the buffers the frame did not
+// fill wait for the next. When the guest has fewer buffers than that, the tap is read into one
+// frame-sized buffer of the device's and the frame copied into the guest's buffers, waiting there
+// for more when they are too few. With no buffer at all the tap is not read: frames queue in the
+// host's kernel, which drops them when the tap's queue is full. So a guest that stops reading
+// costs at most one buffer.
 // Each way, at most k_frames_per_round frames per event, then the device asks to be polled
 // again: a flood in either direction leaves the event thread to the other devices in between.
 // Threading: see device.hpp; the config space is constant.
 #pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <cstdint>
@@ -39,6 +46,8 @@ public:
     static constexpr unsigned k_frames_per_round = 64;
     static constexpr std::uint32_t k_tap_token = 0;
     static constexpr std::size_t k_max_descs = 64;  // Linux uses at most MAX_SKB_FRAGS + 2
+    // Room for the largest frame a tap sends, and one byte more to tell a longer one.
+    static constexpr std::uint64_t k_rx_room = sizeof(NetHdr) + k_max_frame + 1;
 
     // Tells the tap which offloads the driver takes, from the negotiated features (tap.hpp's
     // set_offloads; a test's stand-in). Called at activate() and, with 0, at reset().
@@ -66,6 +75,7 @@ public:
         std::uint64_t tx_spoofed = 0;  // another source MAC (not in tx_dropped)
         std::uint64_t rx_frames = 0;   // given to the guest
         std::uint64_t rx_dropped = 0;  // no buffer the frame fits, or bad buffers
+        std::uint64_t rx_bounced = 0;  // frames copied through the device's buffer (fewer buffers than a frame's largest)
     };
     const Counters& counters() const { return m_counters; }
 
@@ -77,9 +87,16 @@ private:
     void transmit(const ChainBuffers& b);
     void serve_rx();
     bool serve_rx_round();
+    enum class Direct { Frame, TapEmpty, Fallback };
+    std::uint64_t hold_rx();
+    Direct receive_direct();
+    void complete(NetHdr raw, std::uint64_t len);
     bool read_tap();  // a frame into m_buf; false when the tap has none
-    bool deliver();   // the frame into the guest; false when its buffers ran out first
+    void tap_drained(ssize_t n);
+    bool deliver();   // the frame in m_buf into the guest; false when its buffers ran out first
     bool take_rx();   // one more receive buffer into m_held; false when the ring is empty
+    std::size_t buffers_for(std::uint64_t len) const;
+    NetHdr for_guest(const NetHdr& raw, std::size_t count) const;
     void give_back(const ChainBuffers& b, std::uint32_t len);
     void finish();    // interrupts owed
     void queue_fault();
@@ -99,7 +116,8 @@ private:
     bool m_tap_readable = true;        // read until EAGAIN before trusting edges again
     std::vector<std::byte> m_buf;      // NetHdr + one frame from the tap: k_hdr + k_max_frame + 1
     std::size_t m_frame_len = 0;       // of the frame in m_buf; 0 for none
-    std::vector<ChainBuffers> m_held;  // receive buffers taken for that frame, not yet used
+    std::vector<ChainBuffers> m_held;  // receive buffers taken, not yet used
+    std::vector<iovec> m_iov;          // receive_direct()'s, kept to spare an allocation a frame
     bool m_rx_used = false;
     bool m_tx_used = false;
 };

@@ -427,21 +427,115 @@ TEST(NetDevice, AFrameWaitsForBuffersAndTheTapIsNotDrainedMeanwhile)
     Rig r;
     for (int i = 0; i < 5; ++i) r.from_host(Header{}, frame_from(k_peer, 100 + i));
     EXPECT_TRUE(r.received().empty());
-    // The device took one frame and stopped: the next still waits in the host's kernel.
+    // Without a buffer the device reads nothing: every frame still waits in the host's kernel.
     ASSERT_EQ(r.watcher.tokens.size(), 1u);
     const int tap = r.watcher.tokens.begin()->first;
     char c;
-    EXPECT_EQ(::recv(tap, &c, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT), static_cast<ssize_t>(k_hdr + 101));
+    EXPECT_EQ(::recv(tap, &c, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT), static_cast<ssize_t>(k_hdr + 100));
     r.give_rx(2);
     auto got = r.received();
     ASSERT_EQ(got.size(), 2u);
-    EXPECT_EQ(got[0].frame, frame_from(k_peer, 100)) << "the frame held first, in order";
+    EXPECT_EQ(got[0].frame, frame_from(k_peer, 100)) << "in order";
     EXPECT_EQ(got[1].frame, frame_from(k_peer, 101));
+    // Too few buffers to read straight into: each frame went through the device's buffer, and
+    // with both buffers used the third was not read.
+    EXPECT_EQ(::recv(tap, &c, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT), static_cast<ssize_t>(k_hdr + 102));
     r.give_rx(8);
     got = r.received();
     ASSERT_EQ(got.size(), 3u);
     EXPECT_EQ(got[2].frame, frame_from(k_peer, 104));
     EXPECT_EQ(r.dev->counters().rx_dropped, 0u);
+    EXPECT_EQ(r.dev->counters().rx_bounced, 5u);
+}
+
+// With buffers for the largest frame held, the tap is read straight into them; the buffers a
+// frame does not fill wait for the next.
+TEST(NetDevice, ReadsStraightIntoMergeableBuffersThatHoldTheLargestFrame)
+{
+    Rig r;
+    r.give_rx(40, 4096);
+    Header h;
+    h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM | 0x80;
+    h.csum_start = 34;
+    h.csum_offset = 16;
+    h.num_buffers = 77;  // the tap leaves it unwritten: whatever is there is replaced
+    const std::string small = frame_from(k_peer, 60), mid = frame_from(k_peer, 5000),
+                      large = frame_from(k_peer, k_max_frame);
+    r.from_host(h, small);
+    EXPECT_EQ(r.rx.used_idx(), 1) << "one buffer used, the others held";
+    r.from_host(Header{}, mid);
+    r.from_host(Header{}, large);
+    const auto got = r.received();
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].frame, small);
+    EXPECT_EQ(got[0].h.num_buffers, 1);
+    EXPECT_EQ(got[0].h.flags, 0) << "virtio 1.2 5.1.6.4.1: zero without VIRTIO_NET_F_GUEST_CSUM";
+    EXPECT_EQ(got[1].frame, mid);
+    EXPECT_EQ(got[1].h.num_buffers, 2);
+    EXPECT_EQ(got[2].frame, large);
+    EXPECT_EQ(got[2].h.num_buffers, 17) << "12 + 65553 bytes in 4096-byte buffers";
+    EXPECT_EQ(r.dev->counters().rx_frames, 3u);
+    EXPECT_EQ(r.dev->counters().rx_bounced, 0u);
+    EXPECT_EQ(r.dev->counters().rx_dropped, 0u);
+}
+
+TEST(NetDevice, ReadsStraightIntoOneLargeBufferWithoutMergeable)
+{
+    Rig r(feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_GUEST_CSUM));
+    r.give_rx(2, 0x11000);
+    Header h;
+    h.flags = VIRTIO_NET_HDR_F_DATA_VALID | 0x80;
+    const std::string frame = frame_from(k_peer, 30000);
+    r.from_host(h, frame);
+    r.from_host(Header{}, frame_from(k_peer, 70));
+    const auto got = r.received();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].frame, frame);
+    EXPECT_EQ(got[0].h.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+    EXPECT_EQ(got[0].h.num_buffers, 1);
+    EXPECT_EQ(got[1].frame, frame_from(k_peer, 70));
+    EXPECT_EQ(r.dev->counters().rx_bounced, 0u);
+}
+
+// A frame longer than any, or a runt, read straight into the buffers is dropped and the buffers
+// stay held: the guest sees neither.
+TEST(NetDevice, AnOverlongFrameOrARuntReadIntoTheBuffersLeavesThemHeld)
+{
+    Rig r;
+    r.give_rx(20, 4096);
+    const std::string huge = header_bytes(Header{}) + frame_from(k_peer, k_max_frame + 1);
+    ASSERT_EQ(::write(r.host.get(), huge.data(), huge.size()), static_cast<ssize_t>(huge.size()));
+    const std::string runt = header_bytes(Header{}) + "short";
+    ASSERT_EQ(::write(r.host.get(), runt.data(), runt.size()), static_cast<ssize_t>(runt.size()));
+    r.from_host(Header{}, frame_from(k_peer, 100));
+    const auto got = r.received();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].frame, frame_from(k_peer, 100));
+    EXPECT_EQ(r.rx.used_elem(0).id.get(), 0u) << "the first buffer, which the dropped frames filled first";
+    EXPECT_EQ(r.dev->counters().rx_dropped, 2u);
+    EXPECT_EQ(r.dev->counters().rx_bounced, 0u);
+}
+
+// A held buffer outside guest memory: the frame goes the copying way, which returns that buffer
+// empty, and the next frames still arrive.
+TEST(NetDevice, ABufferOutsideGuestMemoryFallsBackToCopying)
+{
+    Rig r;
+    r.give_rx(1, 4096);
+    const FakeGuest::Buf outside{0x7ffff000, 4096, true};
+    r.rx.publish(r.rx.add_chain(std::span(&outside, 1)));
+    r.give_rx(20, 4096);
+    r.from_host(Header{}, frame_from(k_peer, 6000));
+    EXPECT_EQ(r.dev->counters().rx_bounced, 1u);
+    EXPECT_EQ(r.rx.used_idx(), 2);
+    EXPECT_EQ(r.rx.used_elem(0).len.get(), 4096u);
+    EXPECT_EQ(r.rx.used_elem(1).len.get(), 0u) << "the buffer outside, returned empty";
+    EXPECT_EQ(r.dev->counters().rx_dropped, 1u);
+    r.dev->process_queue(k_rx_queue);
+    r.from_host(Header{}, frame_from(k_peer, 80));
+    EXPECT_EQ(r.rx.used_idx(), 3);
+    EXPECT_EQ(r.rx.used_elem(2).len.get(), k_hdr + 80);
+    EXPECT_EQ(r.dev->counters().rx_bounced, 1u) << "straight again once the bad buffer is gone";
 }
 
 TEST(NetDevice, DropsAFrameTooLargeForTheBufferAndKeepsTheBuffer)
