@@ -148,7 +148,11 @@ static int tcp_connect(const char *ip, unsigned port)
     for (int tries = 0;; ++tries) {
         int s = socket(AF_INET, SOCK_STREAM, 0);
         if (s < 0) fail("socket");
-        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) return s;
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) {
+            /* On the console, not stdout: where a stalled test stopped is then plain. */
+            fprintf(stderr, "moat-guest: tcp connected to %s:%u after %d tries\n", ip, port, tries + 1);
+            return s;
+        }
         int again = errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == ETIMEDOUT;
         if (!retry || !again || tries >= 900) fail("connect");
         close(s);

@@ -42,6 +42,7 @@ enum class Only : std::uint8_t {
     VsockUnix,     // only in a VM with a vsock device, arg0 (domain) AF_UNIX
     Connector,     // arg0 is the connector's socket to the VM process
     Receive,       // arg0 is one of FilterTarget::receive
+    Tap,           // arg0 is one of FilterTarget::taps
     TapOffload,    // arg0 is one of FilterTarget::taps, arg1 TUNSETOFFLOAD
     Unix,          // arg0 (domain) is AF_UNIX
 };
@@ -63,6 +64,7 @@ const Entry k_vmm[] = {
     MOAT_CALL(write, Any, "console output, interrupts through irqfds, log lines"),
     MOAT_CALL(writev, Any, "console output behind its prefix"),
     MOAT_CALL(readv, Vsock, "vsock payloads from host sockets straight into guest buffers"),
+    MOAT_CALL(readv, Tap, "virtio-net: frames from the VM's taps straight into guest buffers"),
     MOAT_CALL(sendmsg, Vsock, "vsock payloads to host sockets (no SIGPIPE); requests to the connector"),
     MOAT_CALL(pread64, Any, "virtio-blk reads"),
     MOAT_CALL(preadv, Any, "virtio-blk reads into several buffers"),
@@ -221,6 +223,10 @@ int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
     case Only::Unix: return add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)});
     case Only::Receive:
         for (int fd : t.receive)
+            if (int r = add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(fd))}); r != 0) return r;
+        return 0;
+    case Only::Tap:
+        for (int fd : t.taps)
             if (int r = add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(fd))}); r != 0) return r;
         return 0;
     case Only::TapOffload:

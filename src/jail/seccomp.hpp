@@ -34,7 +34,8 @@ struct FilterTarget {
     // Vmm: the sockets besides the monitor's it receives descriptors on (its vsock connector's,
     // its channels' incoming links).
     std::vector<int> receive{};
-    // Vcpu: the VM's taps (virtio-net), whose offloads it sets as a driver negotiates them.
+    // Vmm, Vcpu: the VM's taps (virtio-net): read into guest buffers, their offloads set as a
+    // driver negotiates them.
     std::vector<int> taps{};
 };
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace moat::jail {
 namespace {
@@ -89,11 +92,12 @@ TEST(SeccompLists, NoRoleOpensExecsForksTracesMountsOrLoadsBpf)
 // Runs `body` in a child with `role`'s filter installed (as for a process whose pid is the
 // child's, whose monitor socket is fd 3 and whose vsock connector's is fd 4); returns its wait
 // status.
-int run_filtered(Role role, const std::function<int()>& body, pid_t target_child = 0, bool vsock = false)
+int run_filtered(Role role, const std::function<int()>& body, pid_t target_child = 0, bool vsock = false,
+                 std::vector<int> taps = {})
 {
     const pid_t pid = ::fork();
     if (pid == 0) {
-        auto f = compile(role, {::getpid(), target_child, 3, vsock, 4, {4, 5}});
+        auto f = compile(role, {::getpid(), target_child, 3, vsock, 4, {4, 5}, std::move(taps)});
         if (!f || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !install(*f)) ::_exit(100);
         const int code = body();
         // A vCPU thread may only end itself (exit); the others end the process (exit_group).
@@ -211,6 +215,30 @@ TEST(SeccompFilters, VsockCallsOnlyWithAVsockDevice)
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Connector, [] { return ::socket(AF_VSOCK, SOCK_STREAM, 0); })));
     EXPECT_EQ(exit_code(run_filtered(Role::Connector, recv_on(4))), 25);
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Connector, recv_on(3))));
+}
+
+// A VM's taps (here fds 7 and 8, not open: EBADF means the filter let the call through): frames
+// read from them, offloads set on them, and neither on any other descriptor.
+TEST(SeccompFilters, TapCallsOnlyOnTheVmsTaps)
+{
+    auto readv_on = [](int fd) {
+        return [fd] {
+            char c;
+            iovec v{&c, 1};
+            return ::readv(fd, &v, 1) < 0 && errno == EBADF ? 31 : 32;
+        };
+    };
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, readv_on(7), 0, false, {7, 8})), 31);
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, readv_on(8), 0, false, {7, 8})), 31);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, readv_on(9), 0, false, {7, 8})));
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, readv_on(7))));
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, readv_on(9), 0, true)), 31) << "a vsock device reads its sockets";
+    auto offload_on = [](int fd, unsigned long request) {
+        return [fd, request] { return ::ioctl(fd, request, 0) < 0 && errno == EBADF ? 33 : 34; };
+    };
+    EXPECT_EQ(exit_code(run_filtered(Role::Vcpu, offload_on(7, TUNSETOFFLOAD), 0, false, {7})), 33);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, offload_on(9, TUNSETOFFLOAD), 0, false, {7})));
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, offload_on(7, TUNSETIFF), 0, false, {7})));
 }
 
 }  // namespace
