@@ -42,6 +42,18 @@ NetDevice::NetDevice(base::UniqueFd tap, const Mac& mac, OffloadSetter set_offlo
     m_buf.resize(k_hdr + k_max_frame + 1);  // the extra byte tells a frame too long to take
 }
 
+NetDevice::~NetDevice()
+{
+    const Counters& c = m_counters;
+    MOAT_LOG(Info,
+             "virtio-net %s: sent %llu frames (%llu dropped, %llu with another source MAC), received %llu (%llu "
+             "dropped, %llu copied through the device's buffer)",
+             base::format_mac(m_mac).c_str(), static_cast<unsigned long long>(c.tx_frames),
+             static_cast<unsigned long long>(c.tx_dropped), static_cast<unsigned long long>(c.tx_spoofed),
+             static_cast<unsigned long long>(c.rx_frames), static_cast<unsigned long long>(c.rx_dropped),
+             static_cast<unsigned long long>(c.rx_bounced));
+}
+
 std::uint64_t NetDevice::features() const
 {
     std::uint64_t f = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_RING_F_EVENT_IDX) |

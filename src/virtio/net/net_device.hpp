@@ -57,6 +57,7 @@ public:
     // unicast address.
     static Result<std::unique_ptr<NetDevice>> create(base::UniqueFd tap, const Mac& mac, HostWatcher& watcher,
                                                      OffloadSetter set_offloads);
+    ~NetDevice() override;  // logs the counters (info level: `moat run -v`)
 
     std::uint32_t device_id() const override { return VIRTIO_ID_NET; }
     std::uint64_t features() const override;
