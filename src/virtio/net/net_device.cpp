@@ -384,21 +384,7 @@ bool NetDevice::deliver()
     raw = for_guest(raw, count);
     std::memcpy(frame.data(), &raw, k_hdr);
 
-    std::uint64_t off = 0;
-    std::size_t used = 0;
-    for (; used < count && m_mem; ++used) {
-        const ChainBuffers& b = m_held[used];
-        const std::uint64_t n = std::min(b.total, need - off);
-        std::uint32_t len = static_cast<std::uint32_t>(n);
-        if (!copy_to_chain(*m_mem, b, 0, frame.subspan(off, n))) {
-            ++m_counters.rx_dropped;  // outside guest memory: the frame is lost, the buffer returned
-            len = 0;
-            MOAT_LOG_RATELIMITED(Warn, "virtio-net: receive buffer outside guest memory");
-        }
-        give_back(b, len);
-        off += n;
-    }
-    m_held.erase(m_held.begin(), m_held.begin() + static_cast<std::ptrdiff_t>(used));
+    use_held(count, need, frame);
     ++m_counters.rx_frames;
     m_frame_len = 0;
     return true;
@@ -415,15 +401,29 @@ void NetDevice::complete(NetHdr raw, std::uint64_t len)
         ++m_counters.rx_dropped;  // the header's place is outside guest memory: the buffers go back empty
         MOAT_LOG_RATELIMITED(Warn, "virtio-net: receive buffer outside guest memory");
     }
+    use_held(count, ok ? len : 0, {});
+    if (ok) ++m_counters.rx_frames;
+}
+
+// Gives the first `count` held buffers back to the guest, filled in order with `len` bytes:
+// copied from `frame` (the device's buffer) when given, else already in place.
+void NetDevice::use_held(std::size_t count, std::uint64_t len, std::span<const std::byte> frame)
+{
     std::uint64_t off = 0;
     std::size_t used = 0;
     for (; used < count && m_mem; ++used) {
-        const std::uint64_t n = std::min(m_held[used].total, len - off);
-        give_back(m_held[used], ok ? static_cast<std::uint32_t>(n) : 0);
+        const ChainBuffers& b = m_held[used];
+        const std::uint64_t n = std::min(b.total, len - off);
+        std::uint32_t filled = static_cast<std::uint32_t>(n);
+        if (!frame.empty() && !copy_to_chain(*m_mem, b, 0, frame.subspan(off, n))) {
+            ++m_counters.rx_dropped;  // outside guest memory: the frame is lost, the buffer returned
+            filled = 0;
+            MOAT_LOG_RATELIMITED(Warn, "virtio-net: receive buffer outside guest memory");
+        }
+        give_back(b, filled);
         off += n;
     }
     m_held.erase(m_held.begin(), m_held.begin() + static_cast<std::ptrdiff_t>(used));
-    if (ok) ++m_counters.rx_frames;
 }
 
 // How many of the held buffers `len` bytes fill, in order (they hold at least that much).

@@ -92,6 +92,7 @@ private:
     std::uint64_t hold_rx();
     Direct receive_direct();
     void complete(NetHdr raw, std::uint64_t len);
+    void use_held(std::size_t count, std::uint64_t len, std::span<const std::byte> frame);
     bool read_tap();  // a frame into m_buf; false when the tap has none
     void tap_drained(ssize_t n);
     bool deliver();   // the frame in m_buf into the guest; false when its buffers ran out first
