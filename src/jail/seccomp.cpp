@@ -86,6 +86,7 @@ const Entry k_vmm[] = {
     MOAT_CALL(tgkill, Self, "kicks a vCPU thread out of KVM_RUN"),
     MOAT_CALL(rt_sigprocmask, Any, "the signal mask restored at the end"),
     MOAT_CALL(ioctl, TermIoctls, "the terminal back to its own mode at the end"),
+    MOAT_CALL(ioctl, TapOffload, "virtio-net: a device still in use at the end is reset, its tap's offloads off"),
     MOAT_CALL(brk, Any, "malloc grows the heap"),
     MOAT_CALL(mmap, NoExec, "malloc of large blocks"),
     MOAT_CALL(munmap, Any, "free of large blocks; guest memory at the end"),

@@ -239,6 +239,10 @@ TEST(SeccompFilters, TapCallsOnlyOnTheVmsTaps)
     EXPECT_EQ(exit_code(run_filtered(Role::Vcpu, offload_on(7, TUNSETOFFLOAD), 0, false, {7})), 33);
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, offload_on(9, TUNSETOFFLOAD), 0, false, {7})));
     EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vcpu, offload_on(7, TUNSETIFF), 0, false, {7})));
+    // The event thread resets a device the guest left in use as the VM ends (~MmioTransport).
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, offload_on(7, TUNSETOFFLOAD), 0, false, {7})), 33);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, offload_on(9, TUNSETOFFLOAD), 0, false, {7})));
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, offload_on(7, TUNSETIFF), 0, false, {7})));
 }
 
 }  // namespace
