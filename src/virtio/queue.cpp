@@ -208,4 +208,18 @@ bool Queue::needs_notification()
     return static_cast<std::uint16_t>(new_used - *used_event - 1) < static_cast<std::uint16_t>(new_used - old_used);
 }
 
+std::string Queue::describe() const
+{
+    auto field = [](Result<std::uint16_t> v) { return v ? std::to_string(*v) : std::string("?"); };
+    std::string s = "avail " + field(m_mem->load_u16(avail_at(k_ring_idx_offset), std::memory_order_acquire)) +
+                    ", taken " + std::to_string(m_next_avail) + ", used " + std::to_string(m_next_used);
+    if (m_event_idx) {
+        s += ", used_event " +
+             field(m_mem->load_u16(avail_at(k_ring_array_offset + k_avail_elem_size * m_size), std::memory_order_relaxed));
+        s += ", avail_event " +
+             field(m_mem->load_u16(used_at(k_ring_array_offset + k_used_elem_size * m_size), std::memory_order_relaxed));
+    }
+    return s;
+}
+
 }  // namespace moat::virtio

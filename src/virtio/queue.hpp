@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "base/result.hpp"
 #include "memory/guest_memory.hpp"
@@ -113,6 +114,11 @@ public:
     // After add_used(): whether the driver asked to be interrupted for the entries added since the
     // last call (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX, §2.7.7.2 / §2.7.10).
     bool needs_notification();
+
+    // Where device and driver stand, for a log line when a device stops: the driver's avail idx
+    // and used_event, the device's next_avail, next_used and avail_event (EVENT_IDX: the two
+    // event fields; "?" for a field it cannot read).
+    std::string describe() const;
 
 private:
     Queue(const memory::GuestMemory& mem, const QueueConfig& cfg, std::uint16_t size, std::uint64_t features);

@@ -480,6 +480,23 @@ TEST(QueueNotify, EmptyPopPublishesAvailEvent)
     EXPECT_EQ(q.next_avail(), 2);
 }
 
+TEST(QueueNotify, DescribeSaysWhereBothSidesStand)
+{
+    FakeGuest g(8);
+    auto q = make_queue(g);
+    const FakeGuest::Buf buf[] = {{0x10000, 8, false}};
+    g.publish(g.add_chain(buf));
+    g.publish(g.add_chain(buf));
+    g.publish(g.add_chain(buf));
+    const auto first = pop_chain(q);
+    (void)first;
+    ASSERT_TRUE(q.add_used(0, 8).has_value());
+    g.set_used_event(4);
+    EXPECT_EQ(q.describe(), "avail 3, taken 1, used 1, used_event 4, avail_event 0");
+    auto plain = make_queue(g, 0);
+    EXPECT_EQ(plain.describe(), "avail 3, taken 0, used 0");  // no event fields without EVENT_IDX
+}
+
 TEST(QueueNotify, QuietPopLeavesAvailEventAlone)
 {
     FakeGuest g(8);

@@ -94,6 +94,11 @@ Result<void> NetDevice::activate(ActivateContext ctx)
 
 void NetDevice::reset()
 {
+    // Where the rings stood, for a stalled transfer's post-mortem (moat run -v).
+    if (m_rxq && m_txq)
+        MOAT_LOG(Info, "virtio-net %s: reset; receive ring: %s; transmit ring: %s; %llu interrupts",
+                 base::format_mac(m_mac).c_str(), m_rxq->describe().c_str(), m_txq->describe().c_str(),
+                 static_cast<unsigned long long>(m_counters.interrupts));
     // Frames the tap hands over from now on need nothing of a driver; a frame held is lost.
     if (m_set_offloads && m_rxq) (void)m_set_offloads(0);
     m_frame_len = 0;
@@ -125,8 +130,12 @@ void NetDevice::host_ready(std::uint32_t token)
 void NetDevice::finish()
 {
     if (!m_mem) return;
-    if (m_rx_used && m_rxq->needs_notification()) m_notifier->notify_used();
-    if (m_tx_used && m_txq->needs_notification()) m_notifier->notify_used();
+    const bool rx = m_rx_used && m_rxq->needs_notification();
+    const bool tx = m_tx_used && m_txq->needs_notification();
+    if (rx || tx) {
+        m_notifier->notify_used();
+        ++m_counters.interrupts;
+    }
     m_rx_used = m_tx_used = false;
 }
 

@@ -77,6 +77,7 @@ public:
         std::uint64_t rx_frames = 0;   // given to the guest
         std::uint64_t rx_dropped = 0;  // no buffer the frame fits, or bad buffers
         std::uint64_t rx_bounced = 0;  // frames copied through the device's buffer (fewer buffers than a frame's largest)
+        std::uint64_t interrupts = 0;  // used-buffer notifications sent
     };
     const Counters& counters() const { return m_counters; }
 
