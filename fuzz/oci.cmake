@@ -1,0 +1,2 @@
+# An OCI bundle's config.json (src/oci/spec.cpp).
+moat_fuzzer(fuzz_oci_spec ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_oci_spec.cpp moat_oci)
