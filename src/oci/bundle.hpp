@@ -1,0 +1,38 @@
+// What `moat-oci create` makes of a bundle: the rootfs directory that becomes the VM's
+// read-only image, and each mount sorted by how a VM can have it. A VM shares no directory with
+// the host, so a read-write bind of a directory is refused, naming the mount.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "oci/spec.hpp"
+
+namespace moat::oci {
+
+struct Plan {
+    std::string rootfs;  // absolute path of a directory
+    // File systems the guest makes itself (proc, sysfs, devpts, tmpfs, mqueue, cgroup).
+    std::vector<Mount> guest_mounts;
+    // Small regular files bound in (/etc/hosts, /etc/resolv.conf, ...): copied into the guest at
+    // create; the container's writes to them stay in the guest.
+    struct File {
+        std::string source, destination;
+    };
+    std::vector<File> files;
+    // Directories bound in read-only: each a read-only image of its own, another disk.
+    struct Dir {
+        std::string source, destination;
+    };
+    std::vector<Dir> dirs;
+};
+
+// The largest file bound in that is copied.
+inline constexpr std::uint64_t k_max_copied_file = 1 << 20;
+
+// Sorts the spec's root and mounts; `bundle` is the bundle directory (absolute). Errors
+// (Errc::InvalidInput or Unsupported) name the field and say what to do.
+Result<Plan> plan_bundle(const Spec& spec, const std::string& bundle);
+
+}  // namespace moat::oci
