@@ -1,0 +1,27 @@
+// What moat-init needs to run the container, as the archive appended to the guest's initramfs:
+// /moat/config (the settings) and /moat/files/N (the small files bound in, copied).
+//
+// /moat/config is a sequence of records, each a key and a fixed number of fields, every one
+// ended by a NUL byte (so arguments and values may hold any other byte):
+//   arg V | env NAME=V | cwd PATH | uid N | gid N | group N | umask N | hostname V |
+//   rlimit TYPE SOFT HARD | terminal 1 | nnp 1 | readonly 1 | caps 1 | cap SET NAME |
+//   mount TYPE SOURCE DESTINATION OPTIONS | file GUEST_PATH DESTINATION
+// Numbers are decimal; OPTIONS are comma-separated; `caps 1` says the capability sets are given
+// (so an empty set means none), SET is bounding, effective, inheritable, permitted or ambient.
+#pragma once
+
+#include <string>
+
+#include "base/result.hpp"
+#include "oci/bundle.hpp"
+#include "oci/spec.hpp"
+
+namespace moat::oci {
+
+// The records; a value holding a NUL byte is refused, naming its field.
+Result<std::string> encode_guest_config(const Spec& spec, const Plan& plan);
+
+// The whole archive: the config and a copy of each of plan.files (read now).
+Result<std::string> guest_archive(const Spec& spec, const Plan& plan);
+
+}  // namespace moat::oci
