@@ -17,19 +17,12 @@ namespace moat::oci {
 Result<State> Store::load(const std::string& id) const
 {
     MOAT_TRY(check_id(id));
-    base::UniqueFd fd(::open(state_file(id).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd.valid()) {
-        if (errno == ENOENT) return fail_with(Errc::NotFound, "container '" + id + "' does not exist");
-        return fail_errno_in("'" + state_file(id) + "'");
+    auto read = read_capped(state_file(id), 1 << 20);
+    if (!read) {
+        if (read.error().code == Errc::NotFound) return fail_with(Errc::NotFound, "container '" + id + "' does not exist");
+        return fail(read.error());
     }
-    std::string text;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail_errno_in("reading '" + state_file(id) + "'");
-        text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > 1 << 20) return fail_with(Errc::InvalidInput, "'" + state_file(id) + "': too large");
-    }
+    const std::string& text = *read;
     auto s = parse_state(text);
     if (!s) return fail(s.error().in("'" + state_file(id) + "'"));
     if (s->id != id) return fail_with(Errc::InvalidInput, "'" + state_file(id) + "': it names another container");

@@ -8,6 +8,7 @@
 
 #include "base/unique_fd.hpp"
 #include "oci/cpio.hpp"
+#include "oci/state.hpp"
 
 namespace moat::oci {
 
@@ -68,21 +69,6 @@ Result<void> add_process(Records& r, const Process& p)
     return {};
 }
 
-Result<std::string> read_small(const std::string& path)
-{
-    base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return fail_errno_in("'" + path + "'");
-    std::string data;
-    char buf[8192];
-    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail_errno_in("reading '" + path + "'");
-        data.append(buf, static_cast<std::size_t>(n));
-        if (data.size() > k_max_copied_file) return fail_with(Errc::Unsupported, "'" + path + "' grew over 1 MiB");
-    }
-    return data;
-}
-
 std::string file_path(std::size_t i) { return "moat/files/" + std::to_string(i); }
 
 }  // namespace
@@ -109,7 +95,7 @@ Result<std::string> guest_archive(const Spec& spec, const Plan& plan)
     MOAT_TRY(c.add_file("moat/config", config, 0600));
     MOAT_TRY(c.add_dir("moat/files"));
     for (std::size_t i = 0; i < plan.files.size(); ++i) {
-        const std::string data = MOAT_TRY(read_small(plan.files[i].source));
+        const std::string data = MOAT_TRY(read_capped(plan.files[i].source, k_max_copied_file));
         MOAT_TRY(c.add_file(file_path(i), data, 0644));
     }
     return c.finish();

@@ -163,4 +163,22 @@ Result<void> write_atomic(const std::string& path, std::string_view content, mod
     return {};
 }
 
+Result<std::string> read_capped(const std::string& path, std::size_t max)
+{
+    base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) {
+        if (errno == ENOENT) return fail_with(Errc::NotFound, "'" + path + "' does not exist");
+        return fail_errno_in("'" + path + "'");
+    }
+    std::string data;
+    char buf[8192];
+    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail_errno_in("reading '" + path + "'");
+        data.append(buf, static_cast<std::size_t>(n));
+        if (data.size() > max) return fail_with(Errc::Unsupported, "'" + path + "' is larger than " + std::to_string(max) + " bytes");
+    }
+    return data;
+}
+
 }  // namespace moat::oci

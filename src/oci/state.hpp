@@ -56,4 +56,8 @@ std::optional<std::uint64_t> start_from_stat(std::string_view stat);
 // renamed: a reader sees the old file or the whole new one.
 Result<void> write_atomic(const std::string& path, std::string_view content, mode_t mode);
 
+// The whole of a file of at most `max` bytes (Errc::NotFound when it does not exist; an error
+// naming it when it is larger).
+Result<std::string> read_capped(const std::string& path, std::size_t max);
+
 }  // namespace moat::oci
