@@ -30,6 +30,7 @@ std::string encode_launch(const VmLaunch& l, bool initrd, bool listener, bool co
         s += std::string("channel ") + (c.outgoing ? "out " : "in ") + std::to_string(c.peer_cid) + " " +
              std::to_string(c.port) + "\n";
     for (const base::Mac& m : l.nets) s += "net " + base::format_mac(m) + "\n";
+    if (l.container) s += "container 1\n";
     for (const auto& [input, text] : l.input_names) {
         std::string t = text;
         std::replace(t.begin(), t.end(), '\n', '?');
@@ -64,6 +65,11 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
     for (const base::Mac& m : l.nets)
         if (base::check_mac(m)) return fail(Errc::InvalidInput, "launch: a network interface's MAC is not unicast");
 
+    if (l.container && l.supervision != Supervision::Standalone)
+        return fail(Errc::InvalidInput, "launch: a container's VM is not a system's");
+    if (l.container != (fds.ready >= 0) || l.container != (fds.start >= 0))
+        return fail(Errc::InvalidInput, "launch: ready and start descriptors go with a container, and only with one");
+
     std::vector<int> raw{fds.kvm, fds.kernel};
     if (fds.initrd >= 0) raw.push_back(fds.initrd);
     raw.insert(raw.end(), fds.disks.begin(), fds.disks.end());
@@ -75,6 +81,7 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
         if (fd >= 0) raw.push_back(fd);
     raw.insert(raw.end(), fds.channels.begin(), fds.channels.end());
     raw.insert(raw.end(), fds.taps.begin(), fds.taps.end());
+    if (l.container) raw.insert(raw.end(), {fds.ready, fds.start});
     const std::string payload = encode_launch(l, fds.initrd >= 0, fds.vsock_listener >= 0, fds.vsock_connector >= 0);
     return send_message(sock, std::as_bytes(std::span(payload.data(), payload.size())), raw);
 }

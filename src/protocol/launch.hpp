@@ -62,6 +62,10 @@ struct VmLaunch {
     std::vector<ChannelEnd> channels;  // with a vsock CID only; each with its link (LaunchFds)
     // One virtio-net device per entry, with this MAC (base::check_mac), on its tap (LaunchFds).
     std::vector<base::Mac> nets;
+    // An OCI container's VM (moat-oci; docs/oci.md, "Channels"): Standalone, with three more
+    // serial ports (control lines, the workload's stderr, the kernel's console) and two more
+    // descriptors (LaunchFds::ready, ::start); stop signals go to the guest as control lines.
+    bool container = false;
     // How messages name an input at fault, keyed as the VM process reports it ("kernel",
     // "initrd", "memory", "disk N"): e.g. "--kernel 'bzImage'". Missing keys print as the key.
     std::map<std::string, std::string> input_names;
@@ -81,6 +85,10 @@ struct LaunchFds {
     int vsock_connector = -1;  // likewise
     std::vector<int> channels{};  // one link per VmLaunch::channels entry
     std::vector<int> taps{};      // one per VmLaunch::nets entry (virtio/net/tap.hpp's open_tap)
+    // A container only: where the VM process says "ready" (or "error CODE MESSAGE") once, and
+    // where a byte means "start the workload" (moat-oci start writes it).
+    int ready = -1;
+    int start = -1;
 };
 
 // Checks the launch (limits, one descriptor per disk, console descriptors exactly when
@@ -98,7 +106,8 @@ bool install_launch_socket(int fd);
 
 // The wire form ("vsock CID L C": L and C say whether a listener and a connector follow;
 // "channel out|in CID PORT" for each channel end, whose link follows them; "net MAC" for each
-// network interface, whose tap follows the links). The command line is the last field and runs to the message's final newline,
+// network interface, whose tap follows the links; "container 1", whose ready and start
+// descriptors come last). The command line is the last field and runs to the message's final newline,
 // so it may hold any byte; an input name's newlines are sent as '?' (they only appear in
 // messages). `initrd` says whether an initrd descriptor follows the kernel's. The receiving
 // side (decode_launch, receive_launch) is in launch_receive.hpp: the monitor only sends.

@@ -94,6 +94,8 @@ bool decode_field(Decoded& d, std::string_view key, std::string_view value)
         const auto mac = base::parse_mac(value);
         if (!mac || base::check_mac(*mac) || l.nets.size() == k_max_launch_nets) return false;
         l.nets.push_back(*mac);
+    } else if (key == "container") {
+        return flag(value, l.container);
     } else if (key == "input") {
         const auto eq = value.find('=');
         if (eq == 0 || eq == std::string_view::npos || l.input_names.size() == k_max_launch_input_names) return false;
@@ -131,6 +133,8 @@ Result<Decoded> decode_launch(std::string_view text)
     if (!d.vm.channels.empty() && d.vm.vsock_cid == 0) return fail(Errc::InvalidInput, "launch message: channels without vsock");
     for (const ChannelEnd& c : d.vm.channels)
         if (c.peer_cid == d.vm.vsock_cid) return fail(Errc::InvalidInput, "launch message: a channel to itself");
+    if (d.vm.container && d.vm.supervision != Supervision::Standalone)
+        return fail(Errc::InvalidInput, "launch message: a container in a system");
     return d;
 }
 
@@ -138,7 +142,7 @@ std::size_t launch_fd_count(const Decoded& d)
 {
     const bool monitored = d.vm.supervision == Supervision::Monitored;
     return 2 + (d.initrd ? 1 : 0) + d.vm.disks.size() + (monitored ? 2 : 0) + (d.vsock_listener ? 1 : 0) +
-           (d.vsock_connector ? 1 : 0) + d.vm.channels.size() + d.vm.nets.size();
+           (d.vsock_connector ? 1 : 0) + d.vm.channels.size() + d.vm.nets.size() + (d.vm.container ? 2 : 0);
 }
 
 Result<Launch> receive_launch(int sock)
@@ -164,6 +168,10 @@ Result<Launch> receive_launch(int sock)
     if (d.vsock_connector) l.vsock_connector = std::move(*next++);
     for (std::size_t i = 0; i < d.vm.channels.size(); ++i) l.channels.push_back(std::move(*next++));
     for (std::size_t i = 0; i < d.vm.nets.size(); ++i) l.taps.push_back(std::move(*next++));
+    if (d.vm.container) {
+        l.ready = std::move(*next++);
+        l.start = std::move(*next++);
+    }
     l.vm = std::move(d.vm);
     return l;
 }

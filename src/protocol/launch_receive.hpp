@@ -19,6 +19,7 @@ struct Launch {
     base::UniqueFd vsock_listener, vsock_connector;  // optional, with a vsock CID only
     std::vector<base::UniqueFd> channels;             // one link per VmLaunch::channels entry
     std::vector<base::UniqueFd> taps;                 // one per VmLaunch::nets entry
+    base::UniqueFd ready, start;                      // a container only
 };
 
 // Receives and checks one launch. An empty message (the peer closed) is Errc::NotFound;

@@ -240,6 +240,52 @@ TEST(Launch, SendsEveryDescriptorInItsRole)
     EXPECT_EQ(inode(got->channels[1].get()), inode(link2.get()));
 }
 
+TEST(Launch, AContainersReadyAndStartDescriptorsComeLast)
+{
+    auto file = [] { return base::UniqueFd(::memfd_create("role", MFD_CLOEXEC)); };
+    base::UniqueFd kvm = file(), kernel = file(), tap = file(), ready = file(), start = file();
+    VmLaunch l;
+    l.memory = 32ull << 20;
+    l.supervision = Supervision::Standalone;
+    l.container = true;
+    l.nets = {base::Mac{0x02, 0x6d, 0, 0, 0, 1}};
+    LaunchFds fds{kvm.get(), kernel.get(), -1, {}, -1, -1};
+    fds.taps = {tap.get()};
+    fds.ready = ready.get();
+    fds.start = start.get();
+    LaunchPair s;
+    ASSERT_TRUE(send_launch(s.a.get(), l, fds));
+    auto got = receive_launch(s.b.get());
+    ASSERT_TRUE(got.has_value());
+    EXPECT_TRUE(got->vm.container);
+    ASSERT_EQ(got->taps.size(), 1u);
+    EXPECT_EQ(inode(got->taps[0].get()), inode(tap.get()));
+    EXPECT_EQ(inode(got->ready.get()), inode(ready.get()));
+    EXPECT_EQ(inode(got->start.get()), inode(start.get()));
+
+    // Not without both descriptors, not with them for a VM that is no container, not in a system.
+    auto refused = [&](const VmLaunch& v, const LaunchFds& f) {
+        auto r = send_launch(s.a.get(), v, f);
+        return !r && r.error().code == Errc::InvalidInput;
+    };
+    LaunchFds no_start = fds;
+    no_start.start = -1;
+    EXPECT_TRUE(refused(l, no_start));
+    VmLaunch plain = l;
+    plain.container = false;
+    EXPECT_TRUE(refused(plain, fds));
+    VmLaunch monitored = l;
+    monitored.supervision = Supervision::Monitored;
+    LaunchFds with_console = fds;
+    with_console.console_out = with_console.console_log = kvm.get();
+    EXPECT_TRUE(refused(monitored, with_console));
+    EXPECT_FALSE(decode_launch("name x\nmemory 16777216\ncontainer 1\ncmdline a\n").has_value());
+    EXPECT_FALSE(decode_launch("name x\nmemory 16777216\nstandalone 1\ncontainer 2\ncmdline a\n").has_value());
+    auto d = decode_launch("name x\nmemory 16777216\nstandalone 1\ncontainer 1\ncmdline a\n");
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(launch_fd_count(*d), 4u);  // kvm, kernel, ready, start
+}
+
 TEST(Launch, RefusesToSendAnInconsistentLaunch)
 {
     LaunchPair s;
