@@ -29,14 +29,18 @@ namespace moat::jail {
 
 namespace {
 
-// The signals a VM process stops on (its event loop reads them from a signalfd) and SIGCHLD,
+constexpr int k_passed_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+// The signals a VM process stops on (its event loop reads them from a signalfd; a container's
+// passes them to its guest) and SIGCHLD,
 // blocked before the fork so that none is lost: PID 1 of a namespace drops a signal from
 // outside that it neither handles nor blocks, and the reaper waits for them with sigwaitinfo.
 sigset_t waited_signals()
 {
     sigset_t s;
     sigemptyset(&s);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&s, sig);
+    for (int sig : k_passed_signals) sigaddset(&s, sig);
+    sigaddset(&s, SIGCHLD);
     return s;
 }
 
@@ -185,7 +189,8 @@ Result<Jailed> enter(const Plan& plan)
     }
 
     // Default dispositions first: an inherited SIG_IGN for SIGCHLD would reap the child unseen.
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::signal(sig, SIG_DFL);
+    for (int sig : k_passed_signals) ::signal(sig, SIG_DFL);
+    ::signal(SIGCHLD, SIG_DFL);
     const FilterTarget vm{1, 0, plan.monitor, plan.vsock, -1, plan.receive, plan.taps};  // PID 1 of its namespace
     j.vmm_filter = MOAT_TRY(compile(plan.pump ? Role::Pump : Role::Vmm, vm));
     if (!plan.pump) j.vcpu_filter = MOAT_TRY(compile(Role::Vcpu, vm));

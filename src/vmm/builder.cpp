@@ -215,6 +215,30 @@ Result<void> add_virtio_net(State& s, VmConfig::Net& n)
     return attach(s, std::move(slot));
 }
 
+// A container's three more serial ports (vmm/container.hpp): COM2 carries control lines, COM3
+// the workload's stderr, COM4 the kernel's console (kept only with -v).
+Result<void> container_ports(State& s, VmConfig& config)
+{
+    State* st = &s;
+    s.control_irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_com2_irq));
+    s.container = std::make_unique<ContainerLink>(std::move(config.ready), std::move(config.start),
+                                                  [st](const std::string& broken) {
+                                                      if (!broken.empty()) MOAT_LOG(Error, "%s", broken.c_str());
+                                                      st->request_stop({ExitReason::PowerOff, 0, broken});
+                                                  });
+    s.stderr_out = std::make_unique<ConsoleOutput>(config.console_err, -1, "");
+    s.kernel_out = std::make_unique<ConsoleOutput>(config.kernel_console ? config.console_err : -1, -1, "");
+    s.control_port = std::make_unique<devices::Serial>([st](std::uint8_t c) { st->container->on_control_byte(c); },
+                                                       [st] { st->control_irq->trigger(); });
+    s.stderr_port = std::make_unique<devices::Serial>([st](std::uint8_t c) { st->stderr_out->put(c); },
+                                                      [st] { st->serial_irq->trigger(); });
+    s.kernel_port = std::make_unique<devices::Serial>([st](std::uint8_t c) { st->kernel_out->put(c); },
+                                                      [st] { st->control_irq->trigger(); });
+    MOAT_TRY(s.pio.insert(layout::k_com2, 8, *s.control_port));
+    MOAT_TRY(s.pio.insert(layout::k_com3, 8, *s.stderr_port));
+    return s.pio.insert(layout::k_com4, 8, *s.kernel_port);
+}
+
 // The serial port, the i8042 (reset), the ACPI sleep register (power off), one virtio-blk per
 // disk, a virtio-vsock if asked for, one virtio-net per tap. Callbacks hold a pointer to the heap-allocated State, which outlives them.
 Result<void> devices(State& s, VmConfig& config)
@@ -229,6 +253,7 @@ Result<void> devices(State& s, VmConfig& config)
     MOAT_TRY(s.pio.insert(layout::k_com1, 8, *s.serial));
     MOAT_TRY(s.pio.insert(layout::k_i8042_data, layout::k_i8042_command - layout::k_i8042_data + 1, *s.i8042));
     MOAT_TRY(s.pio.insert(layout::k_acpi_sleep_control, 2, *s.sleep));
+    if (config.container) MOAT_TRY(container_ports(s, config));
     for (std::size_t i = 0; i < config.disks.size(); ++i) {
         if (auto r = add_virtio_block(s, config.disks[i]); !r) return fail(r.error().in("disk " + std::to_string(i)));
     }

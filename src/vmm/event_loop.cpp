@@ -1,7 +1,7 @@
 // The event thread: one epoll loop over every event source of the VM, one handler each —
 // queue notifications and device poll timers, console input (the terminal or an attached
-// client), the monitor's socket and the report timer, SIGINT/SIGTERM/SIGHUP, and the stop
-// request any thread may make. Machine::run is this loop between starting and joining the
+// client), the monitor's socket and the report timer, the stop signals, a container's start
+// descriptor, and the stop request any thread may make. Machine::run is this loop between starting and joining the
 // vCPU threads.
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "jail/jail.hpp"
 #include "vmm/machine_state.hpp"
@@ -38,7 +39,7 @@ using State = Machine::State;
 // epoll tags: the kind in the high half, an index in the low half (for Notify and Poll, the
 // device in its upper 16 bits and the queue in the lower; for Host, the device in its upper 8
 // bits and the device's token in the lower 24; for Console, 1 for a client).
-enum class Tag : std::uint32_t { Stop = 1, Signal, Console, Notify, Monitor, ReportTimer, Poll, Host };
+enum class Tag : std::uint32_t { Stop = 1, Signal, Console, Notify, Monitor, ReportTimer, Poll, Host, Start };
 static std::uint64_t tag(Tag t, std::uint32_t index = 0)
 {
     return (std::uint64_t{static_cast<std::uint32_t>(t)} << 32) | index;
@@ -83,6 +84,9 @@ private:
     void on_monitor();
     void on_report_timer();
     void on_signal();
+    void on_start();
+    // A line for a container's guest, on its control port.
+    void tell_guest(const std::string& line);
     // Console input to the UART, watching for Ctrl-A x when interactive (an attached client
     // handles its own escape). Returns false when the user asked to quit.
     bool feed_console(std::span<const std::uint8_t> bytes, bool escapes);
@@ -93,6 +97,7 @@ private:
     sigset_t m_old_mask{};
     bool m_masked = false;
     std::vector<std::uint8_t> m_pending;  // console bytes the UART could not take yet
+    bool m_control_pending = false;       // a container's control lines, likewise
     bool m_escape = false;
 };
 
@@ -100,7 +105,8 @@ Result<void> EventLoop::setup()
 {
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+    // jail.cpp's reaper passes the same signals on. A container's go to its guest instead.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&stop_signals, sig);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &m_old_mask);
     m_masked = true;
     m_sig = base::UniqueFd(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -114,6 +120,7 @@ Result<void> EventLoop::setup()
             if (!watch(m_s.virtio[d].poll[q].get(), tag(Tag::Poll, (d << 16) | q))) return fail_errno("event loop setup");
     }
     if (m_s.console_in >= 0) watch(m_s.console_in, tag(Tag::Console));
+    if (m_s.container && !watch(m_s.container->start_fd(), tag(Tag::Start))) return fail_errno("event loop setup");
     if (m_s.monitor >= 0) {
         watch(m_s.monitor, tag(Tag::Monitor));
         watch(m_s.report_timer.get(), tag(Tag::ReportTimer));
@@ -134,12 +141,14 @@ void EventLoop::run()
     std::array<epoll_event, 16> events;
     while (!m_s.stop_requested()) {
         // Input the UART could not take yet is retried every few milliseconds.
-        const int n = ::epoll_wait(m_s.epoll.get(), events.data(), static_cast<int>(events.size()), m_pending.empty() ? -1 : 5);
+        const bool waiting = !m_pending.empty() || m_control_pending;
+        const int n = ::epoll_wait(m_s.epoll.get(), events.data(), static_cast<int>(events.size()), waiting ? 5 : -1);
         if (n < 0 && errno != EINTR) {
             m_s.request_stop({ExitReason::HostError, 0, std::string("epoll_wait: ") + std::strerror(errno)});
             return;
         }
         if (!m_pending.empty()) flush_console();
+        if (m_control_pending) m_control_pending = m_s.container->flush(*m_s.control_port);
         for (int i = 0; i < n; ++i) {
             const std::uint64_t t = events[static_cast<std::size_t>(i)].data.u64;
             dispatch(static_cast<Tag>(t >> 32), static_cast<std::uint32_t>(t));
@@ -157,6 +166,7 @@ void EventLoop::dispatch(Tag kind, std::uint32_t index)
     case Tag::Monitor: on_monitor(); break;
     case Tag::ReportTimer: on_report_timer(); break;
     case Tag::Signal: on_signal(); break;
+    case Tag::Start: on_start(); break;
     case Tag::Stop: break;  // the loop's condition sees it
     }
 }
@@ -187,6 +197,7 @@ void EventLoop::on_console(bool client)
     if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
     if (got <= 0) {
         unwatch(fd);  // EOF: no more input
+        if (!client && m_s.container) tell_guest("eof");
         if (client) {
             m_s.console->detach();
             m_s.console_client.reset();
@@ -246,8 +257,23 @@ void EventLoop::on_report_timer()
 void EventLoop::on_signal()
 {
     signalfd_siginfo si{};
-    if (::read(m_sig.get(), &si, sizeof si) == sizeof si)
-        m_s.request_stop({ExitReason::Signal, static_cast<int>(si.ssi_signo), {}});
+    if (::read(m_sig.get(), &si, sizeof si) != sizeof si) return;
+    if (m_s.container) tell_guest("signal " + std::to_string(si.ssi_signo));
+    else m_s.request_stop({ExitReason::Signal, static_cast<int>(si.ssi_signo), {}});
+}
+
+void EventLoop::on_start()
+{
+    const auto start = m_s.container->take_start();
+    if (start == ContainerLink::Start::Nothing) return;
+    unwatch(m_s.container->start_fd());
+    if (start == ContainerLink::Start::Go) tell_guest("start");
+}
+
+void EventLoop::tell_guest(const std::string& line)
+{
+    m_s.container->say(line);
+    m_control_pending = m_s.container->flush(*m_s.control_port);
 }
 
 }  // namespace
@@ -271,7 +297,9 @@ VmExit Machine::run()
     s.send_reports();  // denials still waiting for the timer
     s.console->flush();
     std::lock_guard g(s.exit_lock);
-    return *s.exit;
+    VmExit end = *s.exit;
+    if (s.container) end.container_status = s.container->status();
+    return end;
 }
 
 }  // namespace moat::vmm

@@ -59,6 +59,13 @@ struct VmConfig {
         base::Mac mac{};
     };
     std::vector<Net> nets;
+    // An OCI container's VM (vmm/container.hpp): three more serial ports (COM2 control lines,
+    // COM3 the workload's stderr, COM4 the kernel's console), `ready` and `start` (LaunchFds).
+    bool container = false;
+    base::UniqueFd ready;
+    base::UniqueFd start;
+    int console_err = 2;           // COM3's output (not owned)
+    bool kernel_console = false;   // COM4's output to console_err too (`-v`), else dropped
     // A jailed process's seccomp filters (src/jail/jail.hpp): its threads install them, and the
     // process sets its last limits (jail::seal_limits), before the guest's first instruction.
     std::optional<jail::Filter> vcpu_filter;
@@ -79,6 +86,8 @@ struct VmExit {
     ExitReason reason;
     int signal = 0;      // for Signal
     std::string detail;  // for TripleFault, InternalError and HostError: what happened
+    // A container's VM: the status the VM process ends with (ContainerLink::status), else -1.
+    int container_status = -1;
 };
 
 const char* to_string(ExitReason r);

@@ -22,6 +22,7 @@
 #include "memory/guest_memory.hpp"
 #include "virtio/mmio.hpp"
 #include "vmm/console.hpp"
+#include "vmm/container.hpp"
 #include "vmm/machine.hpp"
 
 namespace moat::vmm {
@@ -83,6 +84,12 @@ struct Machine::State {
     std::unique_ptr<devices::Serial> serial;
     std::unique_ptr<devices::I8042> i8042;
     std::unique_ptr<devices::AcpiSleep> sleep;
+    // A container's (builder.cpp, container_ports): COM2 shares its interrupt with COM4, COM3
+    // with COM1, as on a PC.
+    std::unique_ptr<IrqFd> control_irq;
+    std::unique_ptr<devices::Serial> control_port, stderr_port, kernel_port;
+    std::unique_ptr<ConsoleOutput> stderr_out, kernel_out;
+    std::unique_ptr<ContainerLink> container;
     base::UniqueFd epoll;  // the event loop's: devices add their host descriptors to it
     std::vector<VirtioSlot> virtio;
     int spare_fds = 4;     // descriptors the process may still open once sealed (event_loop.cpp)

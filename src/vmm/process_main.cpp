@@ -140,6 +140,11 @@ vmm::VmConfig config_from(protocol::Launch& launch, bool interactive)
         c.vsock_links.push_back({std::move(launch.channels[i]), vm.channels[i].outgoing, vm.channels[i].peer_cid,
                                  vm.channels[i].port});
     for (std::size_t i = 0; i < vm.nets.size(); ++i) c.nets.push_back({std::move(launch.taps[i]), vm.nets[i]});
+    c.container = vm.container;
+    c.ready = std::move(launch.ready);
+    c.start = std::move(launch.start);
+    c.console_err = STDERR_FILENO;
+    c.kernel_console = vm.verbose;
     c.cmdline = vm.cmdline;
     c.mem_bytes = vm.memory;
     c.vcpus = vm.cpus;
@@ -163,7 +168,8 @@ int run(const char* argv_name)
     if (vm.verbose) log::set_level(log::Level::Debug);
     const std::string who = vm.name.empty() ? "" : vm.name + ": ";
 
-    const bool interactive = standalone && ::isatty(STDIN_FILENO) == 1;
+    // A container's terminal (-t) is the workload's, with no escape and no banner (docs/oci.md).
+    const bool interactive = standalone && !vm.container && ::isatty(STDIN_FILENO) == 1;
     vmm::VmConfig c = config_from(*launch, interactive);
     if (auto failed = enter_jail(vm, who, c)) return *failed;
 
@@ -182,7 +188,10 @@ int run(const char* argv_name)
         }
         end = machine->run();
     }
-    return report_end(end, who, vm.verbose);
+    const int status = report_end(end, who, vm.verbose);
+    // A container ends as its workload did (ContainerLink::status); a VM that failed says so
+    // above, and the container then ends as a broken one.
+    return vm.container ? end.container_status : status;
 }
 
 }  // namespace
