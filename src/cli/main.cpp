@@ -62,31 +62,10 @@ std::optional<base::UniqueFd> open_input(const char* option, const std::string& 
     return fd;
 }
 
-// Becomes the VM process: queues the launch message and its descriptors on a socketpair, puts
-// the receiving end on fd 3 and execs moat-vmm in this process's place (same pid, same
-// terminal, same signals), so that the running VM maps only the VMM's code.
+// Becomes the VM process (protocol::exec_vm); returns only when that failed.
 int exec_vm_process(const protocol::VmLaunch& l, const protocol::LaunchFds& fds)
 {
-    const std::string exe = protocol::program_path(protocol::k_vmm_program);
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        std::fprintf(stderr, "moat: socketpair: %s\n", std::strerror(errno));
-        return k_exit_vm_failed;
-    }
-    base::UniqueFd mine(sv[0]), theirs(sv[1]);
-    if (auto r = protocol::send_launch(mine.get(), l, fds); !r) {
-        std::fprintf(stderr, "moat: handing over descriptors: %s\n", describe(r.error()).c_str());
-        return k_exit_vm_failed;
-    }
-    mine.reset();  // the message stays queued for the receiving end
-    if (!protocol::install_launch_socket(theirs.get())) {
-        std::fprintf(stderr, "moat: passing the launch socket: %s\n", std::strerror(errno));
-        return k_exit_vm_failed;
-    }
-    std::fflush(nullptr);
-    const char* argv[] = {"moat-vmm", nullptr};
-    ::execv(exe.c_str(), const_cast<char* const*>(argv));
-    std::fprintf(stderr, "moat: cannot start the VM process '%s': %s\n", exe.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "moat: %s\n", protocol::exec_vm(l, fds).c_str());
     return k_exit_vm_failed;
 }
 

@@ -82,6 +82,13 @@ Result<std::string> encode_guest_config(const Spec& spec, const Plan& plan)
     if (spec.root_readonly) MOAT_TRY(r.add("readonly", {"1"}, "root.readonly"));
     for (const Mount& m : plan.guest_mounts)
         MOAT_TRY(r.add("mount", {m.type, m.source, m.destination, joined(m.options)}, "mounts (" + m.destination + ")"));
+    // The root image is /dev/vda; each read-only directory's image the next disk, in order.
+    if (plan.dirs.size() > k_max_bound_dirs)
+        return fail_with(Errc::Unsupported, "mounts: more than " + std::to_string(k_max_bound_dirs) +
+                                                " read-only directory binds");
+    for (std::size_t i = 0; i < plan.dirs.size(); ++i)
+        MOAT_TRY(r.add("bind", {std::string("/dev/vd") + static_cast<char>('b' + i), plan.dirs[i].destination},
+                       "mounts (" + plan.dirs[i].destination + ")"));
     for (std::size_t i = 0; i < plan.files.size(); ++i)
         MOAT_TRY(r.add("file", {"/" + file_path(i), plan.files[i].destination}, "mounts (" + plan.files[i].destination + ")"));
     return r.take();

@@ -5,7 +5,7 @@
 // ended by a NUL byte (so arguments and values may hold any other byte):
 //   arg V | env NAME=V | cwd PATH | uid N | gid N | group N | umask N | hostname V |
 //   rlimit TYPE SOFT HARD | terminal 1 | nnp 1 | readonly 1 | caps 1 | cap SET NAME |
-//   mount TYPE SOURCE DESTINATION OPTIONS | file GUEST_PATH DESTINATION
+//   mount TYPE SOURCE DESTINATION OPTIONS | file GUEST_PATH DESTINATION | bind DEVICE DESTINATION
 // Numbers are decimal; OPTIONS are comma-separated; `caps 1` says the capability sets are given
 // (so an empty set means none), SET is bounding, effective, inheritable, permitted or ambient.
 #pragma once
@@ -17,6 +17,9 @@
 #include "oci/spec.hpp"
 
 namespace moat::oci {
+
+// Read-only directory binds a container may have: disks vdb to vdy.
+inline constexpr std::size_t k_max_bound_dirs = 24;
 
 // The records; a value holding a NUL byte is refused, naming its field.
 Result<std::string> encode_guest_config(const Spec& spec, const Plan& plan);

@@ -47,6 +47,8 @@ TEST(OciGuestConfig, EveryRecordInItsPlace)
     Plan plan;
     plan.guest_mounts.push_back({"/proc", "proc", "proc", {"nosuid", "noexec"}});
     plan.files.push_back({"/host/hosts", "/etc/hosts"});
+    plan.dirs.push_back({"/host/data", "/data"});
+    plan.dirs.push_back({"/host/more", "/srv/more"});
     auto c = encode_guest_config(sample(), plan);
     ASSERT_TRUE(c) << describe(c.error());
     const std::vector<std::string> want = {
@@ -55,8 +57,15 @@ TEST(OciGuestConfig, EveryRecordInItsPlace)
         "terminal", "1", "nnp", "1", "caps", "1", "cap", "bounding", "CAP_CHOWN",
         "hostname", "c1", "readonly", "1",
         "mount", "proc", "proc", "/proc", "nosuid,noexec",
+        "bind", "/dev/vdb", "/data", "bind", "/dev/vdc", "/srv/more",
         "file", "/moat/files/0", "/etc/hosts"};
     EXPECT_EQ(fields(*c), want);
+
+    // The disks run out at vdy.
+    plan.dirs.assign(k_max_bound_dirs + 1, {"/host/data", "/data"});
+    auto many = encode_guest_config(sample(), plan);
+    ASSERT_FALSE(many);
+    EXPECT_NE(describe(many.error()).find("more than 24"), std::string::npos) << describe(many.error());
 }
 
 TEST(OciGuestConfig, RefusesNulBytes)

@@ -1,18 +1,18 @@
 // moat-oci: an OCI runtime with runc's command line, for podman (conmon) and containerd (its
-// stock runc shim with BinaryName), each container in a moat VM. This build has the commands on
-// containers that exist (state, kill, delete, ps) and features; create and start come with the
-// guest side.
+// stock runc shim with BinaryName), each container in a moat VM (docs/oci.md).
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "oci/commands.hpp"
+#include "oci/create.hpp"
 #include "oci/signal.hpp"
 
 namespace {
@@ -79,6 +79,18 @@ int main(int argc, char** argv)
     std::string id, signal_name = "SIGTERM", format = "table";
     bool force = false;
 
+    CreateOptions create_options;
+    auto* create = app.add_subcommand("create", "make the container's VM and wait until its guest is ready");
+    create->add_option("--bundle,-b", create_options.bundle, "the bundle directory (config.json, the root)")->default_str(".");
+    create->add_option("--pid-file", create_options.pid_file, "write the container process's pid here, last");
+    create->add_option("--console-socket", create_options.console_socket,
+                       "with process.terminal: the Unix socket that gets the terminal's master");
+    create->add_flag("--no-pivot")->description("accepted (runc's); no effect: the guest has its own root");
+    create->add_flag("--no-new-keyring")->description("accepted (runc's); no effect");
+    create->add_option("--preserve-fds", "accepted (runc's) if 0: no descriptor passes into a VM");
+    create->add_option("id", create_options.id, "the container")->required();
+    auto* start = app.add_subcommand("start", "start a created container's workload");
+    start->add_option("id", id, "the container")->required();
     auto* state = app.add_subcommand("state", "print the container's state (runtime-spec JSON)");
     state->add_option("id", id, "the container")->required();
     auto* kill = app.add_subcommand("kill", "send a signal to the container's process (default SIGTERM)");
@@ -113,6 +125,16 @@ int main(int argc, char** argv)
         return report(g, std::string(e.what()) + " (see 'moat-oci --help')");
     }
     const Store store{g.root};
+    if (create->parsed()) {
+        if (create_options.bundle.empty()) create_options.bundle = ".";
+        std::error_code ec;
+        create_options.bundle = std::filesystem::absolute(create_options.bundle, ec).lexically_normal().string();
+        if (!create_options.bundle.empty() && create_options.bundle.back() == '/') create_options.bundle.pop_back();
+        auto settings = load_settings(g.root);
+        if (!settings) return report(g, describe(settings.error()));
+        return finish(g, create_command(store, *settings, create_options));
+    }
+    if (start->parsed()) return finish(g, start_command(store, id));
     if (state->parsed()) return print(g, state_command(store, id));
     if (kill->parsed()) {
         auto sig = parse_signal(signal_name);

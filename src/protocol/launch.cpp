@@ -3,7 +3,10 @@
 #include "protocol/launch.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +15,7 @@
 
 #include "protocol/fdpass.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/programs.hpp"
 
 namespace moat::protocol {
 
@@ -92,6 +96,22 @@ bool install_launch_socket(int fd)
     const bool moved = fd == k_launch_fd ? ::fcntl(k_launch_fd, F_SETFD, 0) == 0 : ::dup2(fd, k_launch_fd) == k_launch_fd;
     if (moved) ::close_range(k_launch_fd + 1, ~0u, 0);
     return moved;
+}
+
+std::string exec_vm(const VmLaunch& l, const LaunchFds& fds)
+{
+    const std::string exe = program_path(k_vmm_program);
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return std::string("socketpair: ") + std::strerror(errno);
+    base::UniqueFd mine(sv[0]), theirs(sv[1]);
+    if (auto r = send_launch(mine.get(), l, fds); !r) return "handing over descriptors: " + describe(r.error());
+    mine.reset();  // the message stays queued for the receiving end
+    if (!install_launch_socket(theirs.get())) return std::string("passing the launch socket: ") + std::strerror(errno);
+    std::fflush(nullptr);
+    const char* argv[] = {"moat-vmm", nullptr};
+    ::execv(exe.c_str(), const_cast<char* const*>(argv));
+    return "cannot start the VM process '" + exe + "': " + std::strerror(errno);
 }
 
 std::string dev_kvm_error(int err)

@@ -113,6 +113,12 @@ bool install_launch_socket(int fd);
 // side (decode_launch, receive_launch) is in launch_receive.hpp: the monitor only sends.
 std::string encode_launch(const VmLaunch& l, bool initrd, bool listener = false, bool connector = false);
 
+// Becomes the VM process: queues the launch and its descriptors on a socketpair, puts the
+// receiving end on fd 3 and execs moat-vmm (beside this program) in this process's place (same
+// pid, terminal and signals), so that the running VM maps only the VMM's code. Returns only when
+// that failed, with why (`moat run`, `moat-oci create`).
+std::string exec_vm(const VmLaunch& l, const LaunchFds& fds);
+
 // Why opening /dev/kvm (a launch's first descriptor) failed with `err`, as one line that names
 // the fix; `moat run` and the monitor open it only once every other input is known good.
 std::string dev_kvm_error(int err);

@@ -221,6 +221,8 @@ Result<void> container_ports(State& s, VmConfig& config)
 {
     State* st = &s;
     s.control_irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_com2_irq));
+    s.stderr_irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_com3_irq));
+    s.kernel_irq = MOAT_TRY(IrqFd::create(s.vm, layout::k_com4_irq));
     s.container = std::make_unique<ContainerLink>(std::move(config.ready), std::move(config.start),
                                                   [st](const std::string& broken) {
                                                       if (!broken.empty()) MOAT_LOG(Error, "%s", broken.c_str());
@@ -231,9 +233,9 @@ Result<void> container_ports(State& s, VmConfig& config)
     s.control_port = std::make_unique<devices::Serial>([st](std::uint8_t c) { st->container->on_control_byte(c); },
                                                        [st] { st->control_irq->trigger(); });
     s.stderr_port = std::make_unique<devices::Serial>([st](std::uint8_t c) { st->stderr_out->put(c); },
-                                                      [st] { st->serial_irq->trigger(); });
+                                                      [st] { st->stderr_irq->trigger(); });
     s.kernel_port = std::make_unique<devices::Serial>([st](std::uint8_t c) { st->kernel_out->put(c); },
-                                                      [st] { st->control_irq->trigger(); });
+                                                      [st] { st->kernel_irq->trigger(); });
     MOAT_TRY(s.pio.insert(layout::k_com2, 8, *s.control_port));
     MOAT_TRY(s.pio.insert(layout::k_com3, 8, *s.stderr_port));
     return s.pio.insert(layout::k_com4, 8, *s.kernel_port);
@@ -272,6 +274,9 @@ Result<void> firmware(State& s, const VmConfig& config, const boot::LoadedKernel
                       const std::optional<boot::InitrdPlacement>& initrd)
 {
     boot::acpi::Config acpi{config.vcpus, {}};
+    if (config.container)
+        acpi.uarts = {{layout::k_com2, layout::k_com2_irq}, {layout::k_com3, layout::k_com3_irq},
+                      {layout::k_com4, layout::k_com4_irq}};
     for (std::uint32_t i = 0; i < s.virtio.size(); ++i)
         acpi.virtio.push_back({layout::k_virtio_mmio_base + i * layout::k_virtio_mmio_size,
                                static_cast<std::uint32_t>(layout::k_virtio_mmio_size), layout::k_virtio_irq_base + i});

@@ -84,9 +84,8 @@ struct Machine::State {
     std::unique_ptr<devices::Serial> serial;
     std::unique_ptr<devices::I8042> i8042;
     std::unique_ptr<devices::AcpiSleep> sleep;
-    // A container's (builder.cpp, container_ports): COM2 shares its interrupt with COM4, COM3
-    // with COM1, as on a PC.
-    std::unique_ptr<IrqFd> control_irq;
+    // A container's (builder.cpp, container_ports): COM2, COM3, COM4 and their interrupts.
+    std::unique_ptr<IrqFd> control_irq, stderr_irq, kernel_irq;
     std::unique_ptr<devices::Serial> control_port, stderr_port, kernel_port;
     std::unique_ptr<ConsoleOutput> stderr_out, kernel_out;
     std::unique_ptr<ContainerLink> container;

@@ -28,6 +28,23 @@
 #include "moat-init.h"
 
 static int control = -1, out = -1, err = -1;
+
+/* A step, in the kernel's log (on the kernel's console when moat-oci is verbose). */
+void trace(const char *fmt, ...)
+{
+	char line[256];
+	int n = snprintf(line, sizeof line, "<6>moat-init: ");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = write(fd, line, strlen(line));
+		(void)r;
+		close(fd);
+	}
+}
 static struct config cfg;
 
 static void write_all(int fd, const char *s, size_t n)
@@ -70,6 +87,7 @@ void fail(const char *code, const char *fmt, ...)
 		if (*p < 0x20 || *p > 0x7e)
 			*p = '?';
 	snprintf(line, sizeof line, "error %s %s", code, msg);
+	trace("%s", line);
 	if (control >= 0)
 		say(line);
 	power_off();
@@ -283,29 +301,38 @@ int main(void)
 	mount("proc", "/proc", "proc", 0, NULL);
 	mkdir("/sys", 0755);
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	trace("started");
 	control = open_port("/dev/ttyS1", 1);
-	if (control < 0)
+	if (control < 0) {
+		trace("no control port: %s", strerror(errno));
 		power_off(); /* nobody to tell: the VM process ends the container as broken */
+	}
 	ioctl(control, TIOCEXCL); /* nobody else opens the control port */
 	read_config(&cfg);
 	out = open_port("/dev/ttyS0", !cfg.terminal);
 	err = open_port("/dev/ttyS2", 1);
 	if (out < 0 || err < 0)
 		fail("ENODEV", "the container's serial ports: %s", strerror(errno));
+	trace("ports open");
 	load_modules();
+	trace("modules loaded");
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	int sigchld = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	enter_root(&cfg);
+	trace("in the container's root");
 	char buf[4096];
 	const char *exe = find_executable(cfg.args[0], buf, sizeof buf);
 	if (!exe)
-		fail("ENOENT", "executable file '%s' not found in $PATH", cfg.args[0]);
+		fail("ENOENT", "exec: \"%s\": executable file not found in $PATH", cfg.args[0]);
 	fcntl(control, F_SETFL, O_NONBLOCK);
+	trace("found %s; saying ready", exe);
 	say("ready");
+	trace("said ready");
 	wait_for_start();
+	trace("starting %s", exe);
 	start_workload(exe);
 	const int status = run(sigchld);
 	close_stdin();

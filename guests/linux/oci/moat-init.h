@@ -43,6 +43,8 @@ void apply_process(const struct config *c);
 
 /* Says `error CODE MESSAGE` on the control port and powers off (setup failures). */
 void fail(const char *code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* A line in the kernel's log. */
+void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes a control line (the newline added). */
 void say(const char *line);
 

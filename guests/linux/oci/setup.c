@@ -303,11 +303,13 @@ void enter_root(const struct config *c)
 		fail("EINVAL", "the root image (/dev/vda, erofs): %s", strerror(errno));
 	if (mount("tmpfs", "/mnt/rw", "tmpfs", 0, "mode=755") != 0)
 		fail("EINVAL", "the writable layer (tmpfs): %s", strerror(errno));
+	trace("root image mounted");
 	mkdirs("/mnt/rw/upper");
 	mkdirs("/mnt/rw/work");
 	if (mount("overlay", "/mnt/root", "overlay", 0,
 	          "lowerdir=/mnt/lower,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work") != 0)
 		fail("EINVAL", "the root overlay: %s", strerror(errno));
+	trace("overlay mounted");
 	/* Read-only directories bound in, each an erofs disk, cloned as detached mounts now and
 	 * attached once inside the root (so that the image's symlinks resolve inside it). */
 	int trees[MAX_ITEMS], file_fds[MAX_ITEMS];
@@ -328,7 +330,9 @@ void enter_root(const struct config *c)
 	if (chdir("/mnt/root") != 0 || mount("/mnt/root", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 ||
 	    chdir("/") != 0)
 		fail("EINVAL", "entering the root: %s", strerror(errno));
+	trace("root entered");
 	container_mounts();
+	trace("mounts made");
 	for (int i = 0; i < nbinds; ++i) {
 		mkdirs(binds[i].dest);
 		if (syscall(SYS_move_mount, trees[i], "", AT_FDCWD, binds[i].dest, MOVE_MOUNT_F_EMPTY_PATH) != 0)

@@ -260,18 +260,26 @@ std::string device_name(std::size_t n)
     return {'V', k_hex[(n >> 8) & 0xf], k_hex[(n >> 4) & 0xf], k_hex[n & 0xf]};
 }
 
-Bytes build_dsdt(const std::vector<VirtioMmioSlot>& slots)
+// A UART. In hardware-reduced mode Linux has no legacy PIC and so no ISA IRQ mapping: its
+// interrupt exists for the guest only through this _CRS.
+aml::Bytes uart(const char* name, std::uint32_t uid, std::uint16_t port, std::uint32_t gsi)
+{
+    return aml::device(
+        name, {aml::name("_HID", aml::string("PNP0501")),  // 16550A-compatible UART
+               aml::name("_UID", aml::integer(uid)),
+               aml::name("_CRS", aml::resource_template(
+                                     {aml::io_port(port, 8),
+                                      aml::extended_interrupt(aml::Trigger::Edge, aml::Polarity::ActiveHigh,
+                                                              aml::Sharing::Exclusive, gsi)}))});
+}
+
+Bytes build_dsdt(const std::vector<VirtioMmioSlot>& slots, const std::vector<UartSlot>& uarts)
 {
     std::vector<aml::Bytes> devices;
-    // COM1. In hardware-reduced mode Linux has no legacy PIC and so no ISA IRQ mapping: the
-    // UART's interrupt exists for the guest only through this _CRS.
-    devices.push_back(aml::device(
-        "COM1", {aml::name("_HID", aml::string("PNP0501")),  // 16550A-compatible UART
-                 aml::name("_UID", aml::integer(0)),
-                 aml::name("_CRS", aml::resource_template(
-                                       {aml::io_port(layout::k_com1, 8),
-                                        aml::extended_interrupt(aml::Trigger::Edge, aml::Polarity::ActiveHigh,
-                                                                aml::Sharing::Exclusive, layout::k_com1_irq)}))}));
+    devices.push_back(uart("COM1", 0, layout::k_com1, layout::k_com1_irq));
+    static const char* const k_names[] = {"COM2", "COM3", "COM4"};
+    for (std::size_t n = 0; n < uarts.size() && n < 3; ++n)
+        devices.push_back(uart(k_names[n], static_cast<std::uint32_t>(n + 1), uarts[n].port, uarts[n].gsi));
     for (std::size_t n = 0; n < slots.size(); ++n) {
         const VirtioMmioSlot& s = slots[n];
         devices.push_back(aml::device(
@@ -343,7 +351,8 @@ Result<Tables> build_tables(const Config& config, std::uint64_t base, std::uint6
     // Order in memory: RSDP, XSDT, FADT, MADT, DSDT. The last two vary in size and hold no
     // pointers, so they are built first and the others then point at their final addresses.
     const Bytes madt = build_madt(config.vcpus);
-    const Bytes dsdt = build_dsdt(config.virtio);
+    if (config.uarts.size() > 3) return fail(Errc::InvalidInput, "ACPI: more than 3 UARTs besides COM1");
+    const Bytes dsdt = build_dsdt(config.virtio, config.uarts);
     const std::array<std::size_t, 5> sizes{sizeof(Rsdp), sizeof(Xsdt), sizeof(Fadt), madt.size(),
                                            dsdt.size()};
     std::array<std::size_t, 5> offset{};

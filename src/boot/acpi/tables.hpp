@@ -17,9 +17,16 @@ struct VirtioMmioSlot {
     std::uint32_t gsi;   // IOAPIC input, edge-triggered, active high
 };
 
+// A 16550A UART besides COM1, described as a "PNP0501" device (an OCI container's COM2 to COM4).
+struct UartSlot {
+    std::uint16_t port;  // 8 I/O ports from here
+    std::uint32_t gsi;   // IOAPIC input, edge-triggered, active high
+};
+
 struct Config {
     std::uint32_t vcpus;                  // 1..255: APIC ids 0..vcpus-1
     std::vector<VirtioMmioSlot> virtio;   // at most 4096; slot n becomes \_SB.Vnnn with _UID n
+    std::vector<UartSlot> uarts{};        // at most 3: \_SB.COM2.. with _UID 1..
 };
 
 struct Tables {

@@ -42,12 +42,15 @@ inline constexpr std::uint64_t k_kvm_tss = 0xfffbd000;
 // Legacy I/O ports.
 inline constexpr std::uint16_t k_com1 = 0x3f8;
 inline constexpr std::uint32_t k_com1_irq = 4;
-// A container's VM only (docs/oci.md): COM2 to COM4 where a PC has them, COM3 sharing COM1's
-// interrupt and COM4 COM2's.
+// A container's VM only (docs/oci.md): COM2 to COM4 at a PC's ports, each with an interrupt of
+// its own (ACPI describes them; nothing is shared): GSI 3, and the IOAPIC's last two inputs.
 inline constexpr std::uint16_t k_com2 = 0x2f8;
 inline constexpr std::uint32_t k_com2_irq = 3;
 inline constexpr std::uint16_t k_com3 = 0x3e8;
+inline constexpr std::uint32_t k_com3_irq = 22;
 inline constexpr std::uint16_t k_com4 = 0x2e8;
+inline constexpr std::uint32_t k_com4_irq = 23;
+static_assert(k_virtio_irq_base + k_virtio_max_devices <= k_com3_irq, "a container's UARTs above the virtio GSIs");
 inline constexpr std::uint16_t k_i8042_data = 0x60;
 inline constexpr std::uint16_t k_i8042_command = 0x64;
 // ACPI hardware-reduced sleep registers (FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG).

@@ -1,0 +1,79 @@
+// The root image's cache key: the overlay found in mountinfo, and what may key an image.
+#include "oci/root_image.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "oci/settings.hpp"
+
+namespace moat::oci {
+namespace {
+
+constexpr const char* k_mountinfo =
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+    "90 22 0:50 / /var/lib/c/overlay/abc/merged rw,relatime - overlay overlay "
+    "rw,lowerdir=/l/2:/l/1,upperdir=/u/abc/diff,workdir=/u/abc/work\n"
+    "91 22 0:51 / /with\\040space rw - overlay overlay rw,lowerdir=/l\\0543,upperdir=/u2,workdir=/w2\n"
+    "92 22 0:52 / /tmp/plain rw - tmpfs tmpfs rw\n";
+
+TEST(OciRootImage, FindsTheOverlayMountedAtTheRoot)
+{
+    auto o = overlay_at(k_mountinfo, "/var/lib/c/overlay/abc/merged");
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->lower, "/l/2:/l/1");
+    EXPECT_EQ(o->upper, "/u/abc/diff");
+    auto escaped = overlay_at(k_mountinfo, "/with space");
+    ASSERT_TRUE(escaped);
+    EXPECT_EQ(escaped->lower, "/l,3");  // mountinfo's \054 is a comma inside the option
+    EXPECT_FALSE(overlay_at(k_mountinfo, "/tmp/plain"));  // not an overlay: no cache
+    EXPECT_FALSE(overlay_at(k_mountinfo, "/var/lib/c/overlay/abc"));
+    EXPECT_FALSE(overlay_at("garbage\n - \n1 2 3\n", "/"));
+}
+
+TEST(OciRootImage, KeysByLayersAndOnlyByEmptyUpperLayers)
+{
+    const auto upper = std::filesystem::temp_directory_path() / ("moat-upper-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(upper / "etc");
+    std::ofstream(upper / "etc/hostname").close();  // an engine's mount point: empty
+    const Overlay o{"/l/2:/l/1", upper.string()};
+    auto a = cache_key(o);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->size(), 64u);
+    EXPECT_EQ(cache_key(o), a);  // the same layers and names: the same image
+    EXPECT_NE(cache_key(Overlay{"/l/3:/l/1", upper.string()}), a);
+    std::filesystem::create_directories(upper / "run");
+    EXPECT_NE(cache_key(o), a);  // another name in the upper layer
+    std::ofstream(upper / "run/.containerenv") << "content";
+    EXPECT_FALSE(cache_key(o));  // content in the upper layer: made afresh, never cached
+    std::filesystem::remove_all(upper);
+}
+
+TEST(OciSettings, KeysAndTheirErrors)
+{
+    Settings d;
+    d.kernel = "/k";
+    auto s = parse_settings("kernel = \"/boot/vmlinuz\"\nmemory = \"512M\"\nverbose = true\n", "oci.toml", d);
+    ASSERT_TRUE(s) << describe(s.error());
+    EXPECT_EQ(s->kernel, "/boot/vmlinuz");
+    EXPECT_EQ(s->memory, 512ull << 20);
+    EXPECT_TRUE(s->verbose);
+    auto keep = parse_settings("", "oci.toml", d);
+    ASSERT_TRUE(keep);
+    EXPECT_EQ(keep->kernel, "/k");
+    auto expect_error = [&](const char* text, const char* says) {
+        auto r = parse_settings(text, "oci.toml", d);
+        ASSERT_FALSE(r) << text;
+        EXPECT_NE(describe(r.error()).find(says), std::string::npos) << describe(r.error());
+    };
+    expect_error("kernal = \"/k\"\n", "unknown key 'kernal'");
+    expect_error("kernel = 3\n", "kernel: must be a string");
+    expect_error("memory = \"lots\"\n", "memory: 'lots'");
+    expect_error("verbose = \"yes\"\n", "verbose: must be true or false");
+    expect_error("kernel = \n", "oci.toml:1");
+}
+
+}  // namespace
+}  // namespace moat::oci

@@ -1,0 +1,29 @@
+// Where moat-oci finds its guest and keeps its cache: /etc/moat/oci.toml (docs/oci.md), or the
+// defaults beside the program.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/result.hpp"
+
+namespace moat::oci {
+
+struct Settings {
+    std::string kernel;  // the guest kernel (Debian's cloud kernel)
+    std::string initrd;  // moat-init's initramfs (oci-initrd.img)
+    std::string cache;   // root images by the layers they were made from
+    std::uint64_t memory = 256ull << 20;  // without linux.resources.memory.limit
+    bool verbose = false;                 // the guest kernel's console to the container's stderr
+};
+
+// The file named by $MOAT_OCI_CONFIG, else /etc/moat/oci.toml if it exists; keys `kernel`,
+// `initrd`, `cache` (paths), `memory` ("512M"), `verbose` (bool). What it leaves out: the guest
+// built beside this program (BIN/../guests/linux/), the cache ROOT/.cache. Errors name the file
+// and the key.
+Result<Settings> load_settings(const std::string& root);
+
+// The same from a file's text; `name` is how errors call it.
+Result<Settings> parse_settings(std::string_view text, const std::string& name, Settings defaults);
+
+}  // namespace moat::oci
