@@ -318,6 +318,20 @@ TEST_F(AcpiIasl, DecodesTheDsdt)
         EXPECT_NE(dsl.find(needle), std::string::npos) << "missing " << needle << " in\n" << dsl;
 }
 
+// An OCI container's VM: COM2 to COM4 too, each with its own interrupt; no more than three.
+TEST_F(AcpiIasl, DecodesAContainersUarts)
+{
+    acpi::Config c = two_devices(1);
+    c.uarts = {{0x2f8, 3}, {0x3e8, 22}, {0x2e8, 23}};
+    const std::string dsl = disassemble(dsdt_of(build(c)));
+    for (const char* needle : {"Device (COM1)", "Device (COM2)", "Device (COM3)", "Device (COM4)", "0x02F8,",
+                               "0x03E8,", "0x02E8,", "0x00000003,", "0x00000016,", "0x00000017,",
+                               "Name (_UID, 0x03)"})
+        EXPECT_NE(dsl.find(needle), std::string::npos) << "missing " << needle << " in\n" << dsl;
+    c.uarts.push_back({0x2f8, 3});
+    EXPECT_FALSE(acpi::build_tables(c, k_base, layout::k_acpi_end).has_value());
+}
+
 TEST_F(AcpiIasl, DecodesTheFadtAndMadt)
 {
     const acpi::Tables t = build(two_devices(2));
