@@ -85,6 +85,7 @@ private:
     void on_report_timer();
     void on_signal();
     void on_start();
+    void watch_console_input();
     // A line for a container's guest, on its control port.
     void tell_guest(const std::string& line);
     // Console input to the UART, watching for Ctrl-A x when interactive (an attached client
@@ -98,6 +99,7 @@ private:
     bool m_masked = false;
     std::vector<std::uint8_t> m_pending;  // console bytes the UART could not take yet
     bool m_control_pending = false;       // a container's control lines, likewise
+    bool m_console_file = false;          // console input that epoll cannot watch, not at its end
     bool m_escape = false;
 };
 
@@ -119,7 +121,8 @@ Result<void> EventLoop::setup()
         for (std::uint32_t q = 0; q < m_s.virtio[d].poll.size(); ++q)
             if (!watch(m_s.virtio[d].poll[q].get(), tag(Tag::Poll, (d << 16) | q))) return fail_errno("event loop setup");
     }
-    if (m_s.console_in >= 0) watch(m_s.console_in, tag(Tag::Console));
+    // A container's workload reads its stdin once started, not its guest's boot.
+    if (!m_s.container) watch_console_input();
     if (m_s.container && !watch(m_s.container->start_fd(), tag(Tag::Start))) return fail_errno("event loop setup");
     if (m_s.monitor >= 0) {
         watch(m_s.monitor, tag(Tag::Monitor));
@@ -141,7 +144,8 @@ void EventLoop::run()
     std::array<epoll_event, 16> events;
     while (!m_s.stop_requested()) {
         // Input the UART could not take yet is retried every few milliseconds.
-        const bool waiting = !m_pending.empty() || m_control_pending;
+        if (m_console_file && m_pending.empty()) on_console(false);
+        const bool waiting = !m_pending.empty() || m_control_pending || m_console_file;
         const int n = ::epoll_wait(m_s.epoll.get(), events.data(), static_cast<int>(events.size()), waiting ? 5 : -1);
         if (n < 0 && errno != EINTR) {
             m_s.request_stop({ExitReason::HostError, 0, std::string("epoll_wait: ") + std::strerror(errno)});
@@ -197,6 +201,7 @@ void EventLoop::on_console(bool client)
     if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
     if (got <= 0) {
         unwatch(fd);  // EOF: no more input
+        if (!client) m_console_file = false;
         if (!client && m_s.container) tell_guest("eof");
         if (client) {
             m_s.console->detach();
@@ -267,7 +272,16 @@ void EventLoop::on_start()
     const auto start = m_s.container->take_start();
     if (start == ContainerLink::Start::Nothing) return;
     unwatch(m_s.container->start_fd());
-    if (start == ContainerLink::Start::Go) tell_guest("start");
+    if (start != ContainerLink::Start::Go) return;
+    tell_guest("start");
+    watch_console_input();
+}
+
+void EventLoop::watch_console_input()
+{
+    // A regular file or /dev/null cannot be watched (EPERM): it is always ready, and is read
+    // whenever the UART has room, until its end.
+    if (m_s.console_in >= 0 && !watch(m_s.console_in, tag(Tag::Console)) && errno == EPERM) m_console_file = true;
 }
 
 void EventLoop::tell_guest(const std::string& line)
