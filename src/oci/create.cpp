@@ -37,9 +37,6 @@ namespace {
 // unless verbose; a panic ends the VM (and so the container, as broken).
 constexpr const char* k_cmdline = "console=ttyS3 quiet panic=1 reboot=k 8250.nr_uarts=4";
 
-// How long the guest has to say it is ready: a boot, modules, the root.
-constexpr auto k_ready_timeout = std::chrono::seconds(120);
-
 std::string now_rfc3339()
 {
     char buf[40];
@@ -149,7 +146,7 @@ Result<Inputs> prepare(const Store& store, const Settings& settings, const Creat
     const auto size = guest_size(spec, settings.memory, 64ull << 20, 16);
     protocol::VmLaunch& l = in.launch;
     l.cmdline = k_cmdline;
-    if (settings.verbose) l.cmdline.replace(l.cmdline.find("quiet"), 5, "loglevel=7");
+    if (settings.verbose) l.cmdline.replace(l.cmdline.find("quiet"), 5, "loglevel=7 printk.devkmsg=on");
     l.memory = protocol::round_memory(size.memory);
     l.cpus = size.vcpus;
     l.disks.assign(in.disks.size(), DiskAccess::ReadOnly);
@@ -189,15 +186,19 @@ Result<Inputs> prepare(const Store& store, const Settings& settings, const Creat
 }
 
 // The VM process's one line: "ready", or "error STATUS MESSAGE"; empty when it ended first.
-Result<std::string> wait_ready(int fd)
+Result<std::string> wait_ready(int fd, std::chrono::seconds timeout)
 {
     std::string line;
-    const auto until = std::chrono::steady_clock::now() + k_ready_timeout;
+    const auto until = std::chrono::steady_clock::now() + timeout;
     while (line.find('\n') == std::string::npos) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return fail_with(Errc::Io, "the container's guest was not ready within 120 s");
+        if (left.count() <= 0)
+            return fail_with(Errc::Io, "the container's guest was not ready within " + std::to_string(timeout.count()) +
+                                           " s (oci.toml: ready_timeout)");
         pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return fail_errno("poll");
+        const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno != EINTR) return fail_errno("poll");
+        if (ready <= 0) continue;
         char buf[256];
         const ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -250,7 +251,7 @@ Result<void> create_command(const Store& store, const Settings& settings, const 
     if (child == 0) become_vm(*in);
     in->ready_write.reset();
     in->tty.reset();
-    auto said = wait_ready(in->ready_read.get());
+    auto said = wait_ready(in->ready_read.get(), std::chrono::seconds(settings.ready_timeout));
     Result<void> r = said ? started(store, o, child, *said) : fail(said.error());
     if (!r) {
         ::kill(child, SIGKILL);

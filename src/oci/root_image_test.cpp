@@ -72,6 +72,10 @@ TEST(OciSettings, KeysAndTheirErrors)
     expect_error("kernel = 3\n", "kernel: must be a string");
     expect_error("memory = \"lots\"\n", "memory: 'lots'");
     expect_error("verbose = \"yes\"\n", "verbose: must be true or false");
+    expect_error("ready_timeout = 0\n", "ready_timeout: must be 1 to 3600");
+    auto t = parse_settings("ready_timeout = 30\n", "oci.toml", d);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->ready_timeout, 30u);
     expect_error("kernel = \n", "oci.toml:1");
 }
 

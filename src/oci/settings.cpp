@@ -36,6 +36,11 @@ Result<Settings> parse_settings(std::string_view text, const std::string& name, 
             auto bytes = parse_size(m);
             if (!bytes) return fail_with(Errc::InvalidInput, name + ": memory: '" + m + "': " + bytes.error().what);
             s.memory = *bytes;
+        } else if (k == "ready_timeout") {
+            const auto t = value.value<std::int64_t>();
+            if (!value.is_integer() || !t || *t < 1 || *t > 3600)
+                return fail_with(Errc::InvalidInput, name + ": ready_timeout: must be 1 to 3600 (seconds)");
+            s.ready_timeout = static_cast<std::uint32_t>(*t);
         } else if (k == "verbose") {
             if (!value.is_boolean()) return fail_with(Errc::InvalidInput, name + ": verbose: must be true or false");
             s.verbose = *value.value<bool>();

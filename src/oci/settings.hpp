@@ -15,10 +15,11 @@ struct Settings {
     std::string cache;   // root images by the layers they were made from
     std::uint64_t memory = 256ull << 20;  // without linux.resources.memory.limit
     bool verbose = false;                 // the guest kernel's console to the container's stderr
+    std::uint32_t ready_timeout = 120;    // seconds create waits for the guest to be ready
 };
 
 // The file named by $MOAT_OCI_CONFIG, else /etc/moat/oci.toml if it exists; keys `kernel`,
-// `initrd`, `cache` (paths), `memory` ("512M"), `verbose` (bool). What it leaves out: the guest
+// `initrd`, `cache` (paths), `memory` ("512M"), `verbose` (bool), `ready_timeout` (seconds). What it leaves out: the guest
 // built beside this program (BIN/../guests/linux/), the cache ROOT/.cache. Errors name the file
 // and the key.
 Result<Settings> load_settings(const std::string& root);

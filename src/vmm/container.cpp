@@ -67,7 +67,7 @@ void ContainerLink::on_control_byte(std::uint8_t c)
 
 void ContainerLink::say(std::string_view line)
 {
-    std::lock_guard g(m_lock);
+    MOAT_LOG(Debug, "container: to the guest: %.*s", static_cast<int>(line.size()), line.data());
     if (m_pending.size() + line.size() + 1 > k_max_pending) {
         MOAT_LOG_RATELIMITED(Info, "container: the guest does not read its control port; '%.*s' dropped",
                              static_cast<int>(line.size()), line.data());
@@ -79,7 +79,7 @@ void ContainerLink::say(std::string_view line)
 
 bool ContainerLink::flush(devices::Serial& port)
 {
-    std::lock_guard g(m_lock);
+    // Not under m_lock: the port's lock is held while the guest transmits, which takes m_lock.
     const auto taken = port.enqueue_input(
         std::span(reinterpret_cast<const std::uint8_t*>(m_pending.data()), m_pending.size()));
     m_pending.erase(0, taken);

@@ -3,8 +3,9 @@
 // "signal N", "eof"), the ready and start descriptors whose other ends moat-oci holds, and the
 // status the VM process ends with.
 //
-// Threading: on_control_byte runs on a vCPU thread (the port's transmit), everything else on the
-// event thread; one mutex serialises them.
+// Threading: on_control_byte runs on a vCPU thread (the port's transmit, under the port's lock),
+// everything else on the event thread; one mutex guards what both touch. The queue for the
+// guest is the event thread's alone, so flush() can feed the port without that mutex.
 #pragma once
 
 #include <cstdint>
@@ -57,7 +58,7 @@ private:
     base::UniqueFd m_start;
     std::function<void(const std::string&)> m_end;
     devices::GuestControl m_control;
-    std::string m_pending;  // host → guest bytes the port has not taken yet
+    std::string m_pending;  // host → guest bytes the port has not taken yet (event thread only)
     bool m_started = false;
     bool m_told = false;    // the ready descriptor has had its line
     bool m_broken = false;  // the guest broke the protocol (the VM was ended for it)

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/log.hpp"
 #include "jail/jail.hpp"
 #include "vmm/machine_state.hpp"
 

@@ -27,7 +27,8 @@
 
 #include "moat-init.h"
 
-static int control = -1, out = -1, err = -1;
+/* in: ttyS0 again, non-blocking, for relaying stdin (without a terminal) */
+static int control = -1, out = -1, err = -1, in = -1;
 
 /* A step, in the kernel's log (on the kernel's console when moat-oci is verbose). */
 void trace(const char *fmt, ...)
@@ -38,11 +39,12 @@ void trace(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
 	va_end(ap);
-	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t r = write(fd, line, strlen(line));
+	static int kmsg = -2;
+	if (kmsg == -2)
+		kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (kmsg >= 0) {
+		ssize_t r = write(kmsg, line, strlen(line));
 		(void)r;
-		close(fd);
 	}
 }
 static struct config cfg;
@@ -179,9 +181,9 @@ static void close_stdin(void)
 static void end_stdin(void)
 {
 	char buf[4096];
-	struct pollfd p = {out, POLLIN, 0};
+	struct pollfd p = {in, POLLIN, 0};
 	while (stdin_pipe >= 0 && poll(&p, 1, 50) > 0) {
-		ssize_t n = read(out, buf, sizeof buf);
+		ssize_t n = read(in, buf, sizeof buf);
 		if (n <= 0)
 			break;
 		write_all(stdin_pipe, buf, (size_t)n);
@@ -191,6 +193,7 @@ static void end_stdin(void)
 
 static void on_line(const char *line)
 {
+	trace("host says: %s", line);
 	int sig;
 	unsigned short rows, cols;
 	if (sscanf(line, "signal %d", &sig) == 1 && sig > 0 && sig < 65) {
@@ -269,7 +272,7 @@ static void start_workload(const char *exe)
 static int run(int sigchld)
 {
 	for (;;) {
-		struct pollfd p[3] = {{control, POLLIN, 0}, {sigchld, POLLIN, 0}, {stdin_pipe >= 0 ? out : -1, POLLIN, 0}};
+		struct pollfd p[3] = {{control, POLLIN, 0}, {sigchld, POLLIN, 0}, {stdin_pipe >= 0 ? in : -1, POLLIN, 0}};
 		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			return 125;
 		char line[256];
@@ -277,7 +280,7 @@ static int run(int sigchld)
 			on_line(line);
 		if (p[2].revents & POLLIN) {
 			char buf[4096];
-			ssize_t n = read(out, buf, sizeof buf);
+			ssize_t n = read(in, buf, sizeof buf);
 			if (n > 0 && stdin_pipe >= 0)
 				write_all(stdin_pipe, buf, (size_t)n);
 		}
@@ -311,7 +314,8 @@ int main(void)
 	read_config(&cfg);
 	out = open_port("/dev/ttyS0", !cfg.terminal);
 	err = open_port("/dev/ttyS2", 1);
-	if (out < 0 || err < 0)
+	in = open("/dev/ttyS0", O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (out < 0 || err < 0 || in < 0)
 		fail("ENODEV", "the container's serial ports: %s", strerror(errno));
 	trace("ports open");
 	load_modules();
@@ -335,6 +339,7 @@ int main(void)
 	trace("starting %s", exe);
 	start_workload(exe);
 	const int status = run(sigchld);
+	trace("the workload ended: %d", status);
 	close_stdin();
 	tcdrain(out);
 	tcdrain(err);
