@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -65,6 +66,95 @@ void add_globals(CLI::App& app, Globals& g)
     app.add_option("--criu", "accepted (runc's); no effect: there is no checkpoint");
 }
 
+// Everything the command line can say, and the subcommands that say it.
+struct Args {
+    Globals g;
+    std::string id, signal_name = "SIGTERM", format = "table";
+    bool force = false;
+    CreateOptions create;
+    CLI::App *create_cmd, *start, *state, *kill, *del, *ps, *features;
+};
+
+void add_create(CLI::App& app, Args& a)
+{
+    CreateOptions& o = a.create;
+    a.create_cmd = app.add_subcommand("create", "make the container's VM and wait until its guest is ready");
+    a.create_cmd->add_option("--bundle,-b", o.bundle, "the bundle directory (config.json, the root)")->default_str(".");
+    a.create_cmd->add_option("--pid-file", o.pid_file, "write the container process's pid here, last");
+    a.create_cmd->add_option("--console-socket", o.console_socket,
+                             "with process.terminal: the Unix socket that gets the terminal's master");
+    a.create_cmd->add_flag("--no-pivot")->description("accepted (runc's); no effect: the guest has its own root");
+    a.create_cmd->add_flag("--no-new-keyring")->description("accepted (runc's); no effect");
+    a.create_cmd->add_option("--preserve-fds", "accepted (runc's) if 0: no descriptor passes into a VM");
+    a.create_cmd->add_option("id", o.id, "the container")->required();
+}
+
+void add_commands(CLI::App& app, Args& a)
+{
+    add_create(app, a);
+    a.start = app.add_subcommand("start", "start a created container's workload");
+    a.start->add_option("id", a.id, "the container")->required();
+    a.state = app.add_subcommand("state", "print the container's state (runtime-spec JSON)");
+    a.state->add_option("id", a.id, "the container")->required();
+    a.kill = app.add_subcommand("kill", "send a signal to the container's process (default SIGTERM)");
+    a.kill->add_flag("--all,-a")->description("accepted: the VM process is the container's only process");
+    a.kill->add_option("id", a.id, "the container")->required();
+    a.kill->add_option("signal", a.signal_name, "a number (15) or a name (TERM, SIGKILL)");
+    a.del = app.add_subcommand("delete", "remove a stopped container's state");
+    a.del->add_flag("--force,-f", a.force, "kill it first if it runs; no error if it does not exist");
+    a.del->add_option("id", a.id, "the container")->required();
+    a.ps = app.add_subcommand("ps", "list the container's processes (the VM process)");
+    a.ps->add_option("--format,-f", a.format, "table or json")->check(CLI::IsMember({"table", "json"}));
+    a.ps->add_option("id", a.id, "the container")->required();
+    a.ps->allow_extras();  // ps(1) options after the id: there is one process to show
+    a.features = app.add_subcommand("features", "print what this runtime supports (runtime-spec JSON)");
+}
+
+// CLI11 reports an unknown command as a missing one: the unknown word, if there is one.
+std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--root" || a == "--log" || a == "--log-format" || a == "--rootless" || a == "--criu") {
+            ++i;  // its value
+            continue;
+        }
+        if (a[0] == '-') continue;
+        const auto subs = app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == a; });
+        return subs.empty() ? std::optional(a) : std::nullopt;
+    }
+    return std::nullopt;
+}
+
+int create(Args& a, const Store& store)
+{
+    std::string& bundle = a.create.bundle;
+    if (bundle.empty()) bundle = ".";
+    std::error_code ec;
+    bundle = std::filesystem::absolute(bundle, ec).lexically_normal().string();
+    if (!bundle.empty() && bundle.back() == '/') bundle.pop_back();
+    auto settings = load_settings(a.g.root);
+    if (!settings) return report(a.g, describe(settings.error()));
+    return finish(a.g, create_command(store, *settings, a.create));
+}
+
+int run(Args& a)
+{
+    const Store store{a.g.root};
+    if (a.create_cmd->parsed()) return create(a, store);
+    if (a.start->parsed()) return finish(a.g, start_command(store, a.id));
+    if (a.state->parsed()) return print(a.g, state_command(store, a.id));
+    if (a.kill->parsed()) {
+        auto sig = parse_signal(a.signal_name);
+        if (!sig) return report(a.g, describe(sig.error()));
+        return finish(a.g, kill_command(store, a.id, *sig));
+    }
+    if (a.del->parsed()) return finish(a.g, delete_command(store, a.id, a.force));
+    if (a.ps->parsed()) return print(a.g, ps_command(store, a.id, a.format == "json"));
+    if (a.features->parsed()) return print(a.g, Result<std::string>(features_document()));
+    return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -74,75 +164,15 @@ int main(int argc, char** argv)
                  "moat-oci"};
     app.set_version_flag("--version,-v", std::string("moat-oci version 0.1\nspec: ") + k_oci_version);
     app.require_subcommand(1);
-    Globals g;
-    add_globals(app, g);
-    std::string id, signal_name = "SIGTERM", format = "table";
-    bool force = false;
-
-    CreateOptions create_options;
-    auto* create = app.add_subcommand("create", "make the container's VM and wait until its guest is ready");
-    create->add_option("--bundle,-b", create_options.bundle, "the bundle directory (config.json, the root)")->default_str(".");
-    create->add_option("--pid-file", create_options.pid_file, "write the container process's pid here, last");
-    create->add_option("--console-socket", create_options.console_socket,
-                       "with process.terminal: the Unix socket that gets the terminal's master");
-    create->add_flag("--no-pivot")->description("accepted (runc's); no effect: the guest has its own root");
-    create->add_flag("--no-new-keyring")->description("accepted (runc's); no effect");
-    create->add_option("--preserve-fds", "accepted (runc's) if 0: no descriptor passes into a VM");
-    create->add_option("id", create_options.id, "the container")->required();
-    auto* start = app.add_subcommand("start", "start a created container's workload");
-    start->add_option("id", id, "the container")->required();
-    auto* state = app.add_subcommand("state", "print the container's state (runtime-spec JSON)");
-    state->add_option("id", id, "the container")->required();
-    auto* kill = app.add_subcommand("kill", "send a signal to the container's process (default SIGTERM)");
-    kill->add_flag("--all,-a")->description("accepted: the VM process is the container's only process");
-    kill->add_option("id", id, "the container")->required();
-    kill->add_option("signal", signal_name, "a number (15) or a name (TERM, SIGKILL)");
-    auto* del = app.add_subcommand("delete", "remove a stopped container's state");
-    del->add_flag("--force,-f", force, "kill it first if it runs; no error if it does not exist");
-    del->add_option("id", id, "the container")->required();
-    auto* ps = app.add_subcommand("ps", "list the container's processes (the VM process)");
-    ps->add_option("--format,-f", format, "table or json")->check(CLI::IsMember({"table", "json"}));
-    ps->add_option("id", id, "the container")->required();
-    ps->allow_extras();  // ps(1) options after the id: there is one process to show
-    auto* features = app.add_subcommand("features", "print what this runtime supports (runtime-spec JSON)");
-
-    // CLI11 reports an unknown command as a missing one; name it instead.
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--root" || a == "--log" || a == "--log-format" || a == "--rootless" || a == "--criu") {
-            ++i;  // its value
-            continue;
-        }
-        if (a[0] == '-') continue;
-        const auto subs = app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == a; });
-        if (subs.empty()) return report(g, "unknown command '" + a + "' (see 'moat-oci --help')");
-        break;
-    }
+    Args a;
+    add_globals(app, a.g);
+    add_commands(app, a);
+    if (auto word = unknown_command(app, argc, argv)) return report(a.g, "unknown command '" + *word + "' (see 'moat-oci --help')");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-        return report(g, std::string(e.what()) + " (see 'moat-oci --help')");
+        return report(a.g, std::string(e.what()) + " (see 'moat-oci --help')");
     }
-    const Store store{g.root};
-    if (create->parsed()) {
-        if (create_options.bundle.empty()) create_options.bundle = ".";
-        std::error_code ec;
-        create_options.bundle = std::filesystem::absolute(create_options.bundle, ec).lexically_normal().string();
-        if (!create_options.bundle.empty() && create_options.bundle.back() == '/') create_options.bundle.pop_back();
-        auto settings = load_settings(g.root);
-        if (!settings) return report(g, describe(settings.error()));
-        return finish(g, create_command(store, *settings, create_options));
-    }
-    if (start->parsed()) return finish(g, start_command(store, id));
-    if (state->parsed()) return print(g, state_command(store, id));
-    if (kill->parsed()) {
-        auto sig = parse_signal(signal_name);
-        if (!sig) return report(g, describe(sig.error()));
-        return finish(g, kill_command(store, id, *sig));
-    }
-    if (del->parsed()) return finish(g, delete_command(store, id, force));
-    if (ps->parsed()) return print(g, ps_command(store, id, format == "json"));
-    if (features->parsed()) return print(g, Result<std::string>(features_document()));
-    return 1;
+    return run(a);
 }
