@@ -20,8 +20,9 @@ Result<Settings> parse_settings(std::string_view text, const std::string& name, 
         return fail_with(Errc::InvalidInput, name + ":" + std::to_string(e.source().begin.line) + ": " +
                                                  std::string(e.description()));
     }
-    for (const auto& [key, value] : doc.table()) {
-        const std::string k(key.str());
+    for (const auto& entry : doc.table()) {
+        const std::string k(entry.first.str());
+        const toml::node& value = entry.second;  // named, not bound: lambdas capture it
         auto text_of = [&](std::string& out) -> Result<void> {
             if (!value.is_string()) return fail_with(Errc::InvalidInput, name + ": " + k + ": must be a string");
             out = *value.value<std::string>();
