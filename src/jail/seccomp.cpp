@@ -37,6 +37,7 @@ enum class Only : std::uint8_t {
     DontNeed,      // arg2 (advice) is MADV_DONTNEED
     VcpuIoctls,    // arg1 is KVM_RUN, KVM_GET_REGS or KVM_GET_SREGS
     TermIoctls,    // arg1 is TCSETS or TCGETS (glibc's tcsetattr reads the mode back)
+    WinSize,       // arg1 is TIOCGWINSZ
     ConsoleFcntl,  // arg1 is F_GETFL, F_SETFL or F_DUPFD_CLOEXEC
     Vsock,         // only in a VM with a vsock device, any arguments
     VsockUnix,     // only in a VM with a vsock device, arg0 (domain) AF_UNIX
@@ -86,6 +87,7 @@ const Entry k_vmm[] = {
     MOAT_CALL(tgkill, Self, "kicks a vCPU thread out of KVM_RUN"),
     MOAT_CALL(rt_sigprocmask, Any, "the signal mask restored at the end"),
     MOAT_CALL(ioctl, TermIoctls, "the terminal back to its own mode at the end"),
+    MOAT_CALL(ioctl, WinSize, "a container's terminal size, for its guest"),
     MOAT_CALL(ioctl, TapOffload, "virtio-net: a device still in use at the end is reset, its tap's offloads off"),
     MOAT_CALL(brk, Any, "malloc grows the heap"),
     MOAT_CALL(mmap, NoExec, "malloc of large blocks"),
@@ -216,6 +218,7 @@ int add_entry(scmp_filter_ctx ctx, const Entry& e, const FilterTarget& t)
     case Only::DontNeed: return add(ctx, e.nr, {SCMP_A2(SCMP_CMP_EQ, MADV_DONTNEED)});
     case Only::VcpuIoctls: return add_each_arg1(ctx, e.nr, {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS});
     case Only::TermIoctls: return add_each_arg1(ctx, e.nr, {TCSETS, TCGETS});
+    case Only::WinSize: return add_each_arg1(ctx, e.nr, {TIOCGWINSZ});
     case Only::ConsoleFcntl: return add_each_arg1(ctx, e.nr, {F_GETFL, F_SETFL, F_DUPFD_CLOEXEC});
     case Only::Vsock: return t.vsock ? add(ctx, e.nr, {}) : 0;
     case Only::VsockUnix: return t.vsock ? add(ctx, e.nr, {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}) : 0;

@@ -153,6 +153,18 @@ TEST(SeccompFilters, ArgumentsArePinned)
         EXPECT_EQ(exit_code(run_filtered(r, [=] { return ::tcsetattr(terminal, TCSANOW, &mode) == 0 ? 19 : 20; })), 19)
             << to_string(r);
     }
+    // A container's terminal size: the VMM thread reads it, nobody sets it.
+    auto get_size = [=] {
+        winsize ws{};
+        return ::ioctl(terminal, TIOCGWINSZ, &ws) == 0 ? 21 : 22;
+    };
+    EXPECT_EQ(exit_code(run_filtered(Role::Vmm, get_size)), 21);
+    for (Role r : {Role::Vcpu, Role::Reaper})
+        EXPECT_TRUE(killed_by_seccomp(run_filtered(r, get_size))) << to_string(r);
+    EXPECT_TRUE(killed_by_seccomp(run_filtered(Role::Vmm, [=] {
+        winsize ws{};
+        return ::ioctl(terminal, TIOCSWINSZ, &ws);
+    })));
     ::close(terminal);
     ::close(master);
     // mmap without PROT_EXEC is malloc's; with it, a kill.

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -86,6 +87,8 @@ private:
     void on_report_timer();
     void on_signal();
     void on_start();
+    // A container's terminal size, to its guest (when its stdin is a terminal that has one).
+    void tell_window_size();
     void watch_console_input();
     // A line for a container's guest, on its control port.
     void tell_guest(const std::string& line);
@@ -110,6 +113,8 @@ Result<void> EventLoop::setup()
     sigemptyset(&stop_signals);
     // jail.cpp's reaper passes the same signals on. A container's go to its guest instead.
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&stop_signals, sig);
+    // A container's terminal (-t) changed size: its guest is told.
+    if (m_s.container) sigaddset(&stop_signals, SIGWINCH);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &m_old_mask);
     m_masked = true;
     m_sig = base::UniqueFd(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -264,7 +269,8 @@ void EventLoop::on_signal()
 {
     signalfd_siginfo si{};
     if (::read(m_sig.get(), &si, sizeof si) != sizeof si) return;
-    if (m_s.container) tell_guest("signal " + std::to_string(si.ssi_signo));
+    if (m_s.container && si.ssi_signo == SIGWINCH) tell_window_size();
+    else if (m_s.container) tell_guest("signal " + std::to_string(si.ssi_signo));
     else m_s.request_stop({ExitReason::Signal, static_cast<int>(si.ssi_signo), {}});
 }
 
@@ -274,8 +280,16 @@ void EventLoop::on_start()
     if (start == ContainerLink::Start::Nothing) return;
     unwatch(m_s.container->start_fd());
     if (start != ContainerLink::Start::Go) return;
+    tell_window_size();  // first: the workload may ask for it at once
     tell_guest("start");
     watch_console_input();
+}
+
+void EventLoop::tell_window_size()
+{
+    winsize ws{};
+    if (m_s.console_in >= 0 && ::ioctl(m_s.console_in, TIOCGWINSZ, &ws) == 0 && ws.ws_row != 0 && ws.ws_col != 0)
+        tell_guest("winsize " + std::to_string(ws.ws_row) + " " + std::to_string(ws.ws_col));
 }
 
 void EventLoop::watch_console_input()

@@ -244,10 +244,14 @@ static void start_workload(const char *exe)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		setsid();
 		if (cfg.terminal) {
-			ioctl(out, TIOCSCTTY, 0);
-			dup2(out, 0);
-			dup2(out, 1);
-			dup2(out, 2);
+			/* Through the container's own node, so that ttyname() finds it there. */
+			int t = open("/dev/ttyS0", O_RDWR | O_CLOEXEC);
+			if (t < 0)
+				t = out;
+			ioctl(t, TIOCSCTTY, 0);
+			dup2(t, 0);
+			dup2(t, 1);
+			dup2(t, 2);
 		} else {
 			dup2(in[0], 0);
 			dup2(out, 1);

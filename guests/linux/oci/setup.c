@@ -207,9 +207,10 @@ static unsigned long split_options(const char *options, char *data, size_t size)
 	return flags;
 }
 
-/* The nodes a container's /dev holds (runc's defaults). No serial port: the control port is
+/* The nodes a container's /dev holds (runc's defaults). No serial port but the workload's own
+ * terminal (ttyS0, also as /dev/console, with process.terminal): the control port is
  * moat-init's alone. */
-static void populate_dev(void)
+static void populate_dev(int terminal)
 {
 	static const struct {
 		const char *name;
@@ -225,9 +226,13 @@ static void populate_dev(void)
 	symlink("/proc/self/fd/1", "/dev/stdout");
 	symlink("/proc/self/fd/2", "/dev/stderr");
 	symlink("pts/ptmx", "/dev/ptmx");
+	if (terminal) {
+		mknod("/dev/ttyS0", S_IFCHR | 0620, makedev(4, 64));
+		mknod("/dev/console", S_IFCHR | 0620, makedev(4, 64));
+	}
 }
 
-static void container_mounts(void)
+static void container_mounts(int terminal)
 {
 	int dev_done = 0;
 	for (int i = 0; i < nmounts; ++i) {
@@ -244,7 +249,7 @@ static void container_mounts(void)
 			fail("EINVAL", "mount %s on %s: %s", mounts[i].type, mounts[i].dest, strerror(errno));
 		}
 		if (!strcmp(mounts[i].dest, "/dev")) {
-			populate_dev();
+			populate_dev(terminal);
 			dev_done = 1;
 		}
 	}
@@ -252,7 +257,7 @@ static void container_mounts(void)
 		mkdirs("/dev");
 		if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "mode=755,size=65536k") != 0)
 			fail("EINVAL", "mount tmpfs on /dev: %s", strerror(errno));
-		populate_dev();
+		populate_dev(terminal);
 		mkdirs("/dev/pts");
 		mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
 	}
@@ -331,7 +336,7 @@ void enter_root(const struct config *c)
 	    chdir("/") != 0)
 		fail("EINVAL", "entering the root: %s", strerror(errno));
 	trace("root entered");
-	container_mounts();
+	container_mounts(c->terminal);
 	trace("mounts made");
 	for (int i = 0; i < nbinds; ++i) {
 		mkdirs(binds[i].dest);
