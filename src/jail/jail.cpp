@@ -29,8 +29,6 @@ namespace moat::jail {
 
 namespace {
 
-constexpr int k_passed_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-
 // The signals a VM process stops on (its event loop reads them from a signalfd; a container's
 // passes them to its guest) and SIGCHLD,
 // blocked before the fork so that none is lost: PID 1 of a namespace drops a signal from

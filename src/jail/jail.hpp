@@ -17,6 +17,8 @@
 // RLIMIT_NOFILE just above the descriptors it holds, and the seccomp filters (seccomp.hpp).
 #pragma once
 
+#include <signal.h>
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -27,6 +29,10 @@
 #include "jail/seccomp.hpp"
 
 namespace moat::jail {
+
+// The signals the reaper passes on to the VM process, which stops on them (a container's VM
+// passes them to its guest instead).
+inline constexpr int k_passed_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 struct Plan {
     std::string name;              // the VM's name, or "" (`moat run`): names its cgroup

@@ -25,6 +25,7 @@
 #include "oci/root_image.hpp"
 #include "oci/spec.hpp"
 #include "protocol/exit_status.hpp"
+#include "protocol/fdpass.hpp"
 #include "protocol/launch.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/programs.hpp"
@@ -59,10 +60,9 @@ Result<base::UniqueFd> open_input(const std::string& path, const char* what)
 // moat-init's initramfs with this container's archive appended (Linux unpacks both), in memory.
 Result<base::UniqueFd> guest_initrd(const std::string& base, const std::string& archive)
 {
-    const std::string bytes = MOAT_TRY(read_capped(base, 64 << 20));
+    std::string all = MOAT_TRY(read_capped(base, 64 << 20));
     base::UniqueFd fd(::memfd_create("moat-oci-initrd", MFD_CLOEXEC));
     if (!fd.valid()) return fail_errno("memfd_create");
-    std::string all = bytes;
     all.resize((all.size() + 3) & ~std::size_t{3}, '\0');  // each archive starts 4-byte aligned
     all += archive;
     for (std::size_t at = 0; at < all.size();) {
@@ -83,20 +83,10 @@ Result<void> send_console(const std::string& path, int master)
     std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
     if (!s.valid() || ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
         return fail_errno_in("--console-socket '" + path + "'");
-    char name[] = "/dev/ptmx";
-    iovec iov{name, sizeof name - 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &master, sizeof master);
-    if (::sendmsg(s.get(), &m, MSG_NOSIGNAL) < 0) return fail_errno_in("--console-socket '" + path + "'");
+    const char name[] = "/dev/ptmx";
+    const int fds[] = {master};
+    if (auto r = protocol::send_message(s.get(), std::as_bytes(std::span(name, sizeof name - 1)), fds); !r)
+        return fail(r.error().in("--console-socket '" + path + "'"));
     return {};
 }
 

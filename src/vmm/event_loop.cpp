@@ -15,7 +15,6 @@
 #include <cstring>
 #include <string>
 
-#include "base/log.hpp"
 #include "jail/jail.hpp"
 #include "vmm/machine_state.hpp"
 
@@ -111,8 +110,8 @@ Result<void> EventLoop::setup()
 {
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
-    // jail.cpp's reaper passes the same signals on. A container's go to its guest instead.
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&stop_signals, sig);
+    // The signals the jail's reaper passes on. A container's go to its guest instead.
+    for (int sig : jail::k_passed_signals) sigaddset(&stop_signals, sig);
     // A container's terminal (-t) changed size: its guest is told.
     if (m_s.container) sigaddset(&stop_signals, SIGWINCH);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &m_old_mask);

@@ -143,7 +143,6 @@ vmm::VmConfig config_from(protocol::Launch& launch, bool interactive)
     c.container = vm.container;
     c.ready = std::move(launch.ready);
     c.start = std::move(launch.start);
-    c.console_err = STDERR_FILENO;
     c.kernel_console = vm.verbose;
     c.cmdline = vm.cmdline;
     c.mem_bytes = vm.memory;
