@@ -1,11 +1,16 @@
 // A bundle's root and mounts, sorted by what a VM can be given.
 #include "oci/bundle.hpp"
 
+#include <dirent.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 
 namespace moat::oci {
 
@@ -24,6 +29,35 @@ Unexpected<Error> refuse(Errc code, std::size_t index, const Mount& m, const std
     return fail_with(code, "mounts[" + std::to_string(index) + "] (" + m.destination + "): " + why);
 }
 
+bool is_empty_dir(const std::string& path)
+{
+    DIR* d = ::opendir(path.c_str());
+    if (d == nullptr) return false;
+    int entries = 0;
+    while (const dirent* e = ::readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) ++entries;
+    ::closedir(d);
+    return entries == 0;
+}
+
+// An engine's /dev/shm (podman binds an empty tmpfs of its own there, read-write) becomes a
+// tmpfs of the same size in the guest: it starts empty either way, and what is written there
+// stays in the VM, as a VM shares no memory with the host's other processes.
+std::optional<Mount> shm_in_guest(const Mount& m, const struct stat& st)
+{
+    struct statfs fs {};
+    if (m.destination != "/dev/shm" || ::statfs(m.source.c_str(), &fs) != 0 ||
+        fs.f_type != static_cast<decltype(fs.f_type)>(TMPFS_MAGIC) || !is_empty_dir(m.source))
+        return std::nullopt;
+    std::string options = "size=" + std::to_string(static_cast<std::uint64_t>(fs.f_blocks) * fs.f_bsize);
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "mode=%o", static_cast<unsigned>(st.st_mode & 07777));
+    Mount shm{m.destination, "tmpfs", "shm", {options, mode}};
+    for (const std::string& o : m.options)
+        if (o == "nosuid" || o == "nodev" || o == "noexec") shm.options.push_back(o);
+    return shm;
+}
+
 Result<void> sort_bind(std::size_t index, const Mount& m, Plan& plan)
 {
     struct stat st {};
@@ -39,6 +73,11 @@ Result<void> sort_bind(std::size_t index, const Mount& m, Plan& plan)
         return {};
     }
     if (S_ISDIR(st.st_mode)) {
+        if (!m.is_read_only())
+            if (auto shm = shm_in_guest(m, st)) {
+                plan.guest_mounts.push_back(std::move(*shm));
+                return {};
+            }
         if (!m.is_read_only())
             return refuse(Errc::Unsupported, index, m,
                           "a read-write bind of a directory needs a file system shared with the host, which a moat "

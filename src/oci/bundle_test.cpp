@@ -2,9 +2,13 @@
 #include "oci/bundle.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -95,6 +99,40 @@ TEST_F(OciBundle, RefusesWhatAVmCannotHave)
     Spec none = spec_with({});
     none.process.reset();
     EXPECT_EQ(error_of(none), "process: missing (create needs the process to run)");
+}
+
+// podman binds an empty tmpfs of its own at /dev/shm, read-write: the guest makes its own.
+TEST_F(OciBundle, AnEmptyTmpfsAtDevShmBecomesTheGuestsOwn)
+{
+    struct statfs fs {};
+    ASSERT_EQ(::statfs("/dev/shm", &fs), 0) << "the host's /dev/shm: " << std::strerror(errno);
+    ASSERT_EQ(fs.f_type, static_cast<decltype(fs.f_type)>(TMPFS_MAGIC)) << "this test needs /dev/shm to be a tmpfs";
+    char dir[] = "/dev/shm/oci-shm-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    ::chmod(dir, 01777);
+    const Mount shm{"/dev/shm", "bind", dir, {"bind", "rprivate", "nosuid", "noexec", "nodev"}};
+    auto p = plan_bundle(spec_with({shm}), bundle);
+    ASSERT_TRUE(p) << describe(p.error());
+    ASSERT_EQ(p->guest_mounts.size(), 1u);
+    const Mount& m = p->guest_mounts[0];
+    EXPECT_EQ(m.type, "tmpfs");
+    EXPECT_EQ(m.destination, "/dev/shm");
+    EXPECT_EQ(m.options, (std::vector<std::string>{
+                             "size=" + std::to_string(static_cast<std::uint64_t>(fs.f_blocks) * fs.f_bsize),
+                             "mode=1777", "nosuid", "noexec", "nodev"}));
+    EXPECT_TRUE(p->dirs.empty());
+
+    // Not empty: its content would be lost, so it is refused like any read-write directory.
+    std::ofstream(std::string(dir) + "/x") << "x";
+    EXPECT_NE(error_of(spec_with({shm})).find("a read-write bind of a directory"), std::string::npos);
+    std::filesystem::remove_all(dir);
+    // An empty directory that is not a tmpfs, or a tmpfs elsewhere, is refused too.
+    EXPECT_NE(error_of(spec_with({{"/dev/shm", "bind", bundle + "/data", {"bind"}}})).find("read-write bind"),
+              std::string::npos);
+    char other[] = "/dev/shm/oci-shm-XXXXXX";
+    ASSERT_NE(::mkdtemp(other), nullptr);
+    EXPECT_NE(error_of(spec_with({{"/data", "bind", other, {"bind"}}})).find("read-write bind"), std::string::npos);
+    std::filesystem::remove_all(other);
 }
 
 }  // namespace
