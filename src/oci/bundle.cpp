@@ -5,12 +5,16 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
+
+#include "monitor/volume.hpp"
 
 namespace moat::oci {
 
@@ -58,7 +62,24 @@ std::optional<Mount> shm_in_guest(const Mount& m, const struct stat& st)
     return shm;
 }
 
-Result<void> sort_bind(std::size_t index, const Mount& m, Plan& plan)
+// The declared volume whose real path is the real path of `source`, if any.
+std::optional<std::string> declared_volume(const std::string& source, const std::vector<std::string>& volumes)
+{
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(source, ec);
+    if (ec) return std::nullopt;
+    for (const auto& v : volumes)
+        if (std::filesystem::canonical(v, ec) == real && !ec) return v;
+    return std::nullopt;
+}
+
+bool carries_volume_label(const std::string& path)
+{
+    return ::getxattr(path.c_str(), monitor::k_label_xattr, nullptr, 0) >= 0 ||
+           ::getxattr(path.c_str(), monitor::k_integrity_xattr, nullptr, 0) >= 0;
+}
+
+Result<void> sort_bind(std::size_t index, const Mount& m, Plan& plan, const std::vector<std::string>& volumes)
 {
     struct stat st {};
     if (m.source.empty() || m.source[0] != '/')
@@ -66,6 +87,13 @@ Result<void> sort_bind(std::size_t index, const Mount& m, Plan& plan)
     if (::stat(m.source.c_str(), &st) != 0)
         return refuse(Errc::InvalidInput, index, m, "source '" + m.source + "': " + std::strerror(errno));
     if (S_ISREG(st.st_mode)) {
+        if (auto v = declared_volume(m.source, volumes)) {
+            plan.volumes.push_back({*v, m.destination, m.is_read_only(), index});
+            return {};
+        }
+        if (carries_volume_label(m.source))
+            return refuse(Errc::InvalidInput, index, m,
+                          "'" + m.source + "' is a moat volume that the policy does not declare (oci.toml: policy)");
         if (static_cast<std::uint64_t>(st.st_size) > k_max_copied_file)
             return refuse(Errc::Unsupported, index, m,
                           "a bound file is copied into the VM, and '" + m.source + "' is over 1 MiB");
@@ -90,7 +118,7 @@ Result<void> sort_bind(std::size_t index, const Mount& m, Plan& plan)
 
 }  // namespace
 
-Result<Plan> plan_bundle(const Spec& spec, const std::string& bundle)
+Result<Plan> plan_bundle(const Spec& spec, const std::string& bundle, const std::vector<std::string>& volumes)
 {
     if (!spec.process) return fail_with(Errc::InvalidInput, "process: missing (create needs the process to run)");
     Plan plan;
@@ -102,7 +130,7 @@ Result<Plan> plan_bundle(const Spec& spec, const std::string& bundle)
     for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
         const Mount& m = spec.mounts[i];
         if (m.is_bind()) {
-            MOAT_TRY(sort_bind(i, m, plan));
+            MOAT_TRY(sort_bind(i, m, plan, volumes));
         } else if (guest_made(m.type)) {
             plan.guest_mounts.push_back(m);
         } else {

@@ -22,6 +22,7 @@
 #include "oci/bundle.hpp"
 #include "oci/guest_config.hpp"
 #include "oci/image.hpp"
+#include "oci/labels.hpp"
 #include "oci/root_image.hpp"
 #include "oci/spec.hpp"
 #include "protocol/exit_status.hpp"
@@ -120,8 +121,13 @@ Result<Inputs> prepare(const Store& store, const Settings& settings, const Creat
 {
     const std::string config = MOAT_TRY(read_capped(o.bundle + "/config.json", 4 << 20));
     const Spec spec = MOAT_TRY(parse_spec(config));
-    const Plan plan = MOAT_TRY(plan_bundle(spec, o.bundle));
+    const auto objects = MOAT_TRY(load_policy(settings));
+    const Plan plan = MOAT_TRY(plan_bundle(spec, o.bundle, volume_paths(objects)));
+    const policy::Label label = MOAT_TRY(container_label(objects, spec));
     Inputs in;
+    // Decided (and recorded) before anything is made for the container.
+    Admission admitted;
+    if (objects) admitted = MOAT_TRY(admit(*objects, settings.audit, o.id, label, spec, plan));
     const std::string dir = store.dir(o.id);
     const std::string root = MOAT_TRY(root_image(plan.rootfs, settings.cache, dir + "/root.erofs"));
     in.disks.push_back(MOAT_TRY(open_input(root, "the root image")));
@@ -130,6 +136,7 @@ Result<Inputs> prepare(const Store& store, const Settings& settings, const Creat
         MOAT_TRY(make_erofs(plan.dirs[i].source, image));
         in.disks.push_back(MOAT_TRY(open_input(image, "a bound directory's image")));
     }
+    for (auto& v : admitted.volumes) in.disks.push_back(std::move(v));
     in.kernel = MOAT_TRY(open_input(settings.kernel, "the guest kernel"));
     const std::string archive = MOAT_TRY(guest_archive(spec, plan));
     in.initrd = MOAT_TRY(guest_initrd(settings.initrd, archive));
@@ -139,7 +146,8 @@ Result<Inputs> prepare(const Store& store, const Settings& settings, const Creat
     if (settings.verbose) l.cmdline.replace(l.cmdline.find("quiet"), 5, "loglevel=7 printk.devkmsg=on");
     l.memory = protocol::round_memory(size.memory);
     l.cpus = size.vcpus;
-    l.disks.assign(in.disks.size(), DiskAccess::ReadOnly);
+    l.disks.assign(in.disks.size() - admitted.modes.size(), DiskAccess::ReadOnly);
+    l.disks.insert(l.disks.end(), admitted.modes.begin(), admitted.modes.end());
     l.supervision = protocol::Supervision::Standalone;
     l.container = true;
     l.verbose = settings.verbose;

@@ -71,6 +71,9 @@ Result<void> add_process(Records& r, const Process& p)
 
 std::string file_path(std::size_t i) { return "moat/files/" + std::to_string(i); }
 
+// The guest's name for the disk after the root image (/dev/vda): i = 0 is /dev/vdb.
+std::string disk_name(std::size_t i) { return std::string("/dev/vd") + static_cast<char>('b' + i); }
+
 }  // namespace
 
 Result<std::string> encode_guest_config(const Spec& spec, const Plan& plan)
@@ -82,13 +85,19 @@ Result<std::string> encode_guest_config(const Spec& spec, const Plan& plan)
     if (spec.root_readonly) MOAT_TRY(r.add("readonly", {"1"}, "root.readonly"));
     for (const Mount& m : plan.guest_mounts)
         MOAT_TRY(r.add("mount", {m.type, m.source, m.destination, joined(m.options)}, "mounts (" + m.destination + ")"));
-    // The root image is /dev/vda; each read-only directory's image the next disk, in order.
-    if (plan.dirs.size() > k_max_bound_dirs)
+    // The root image is /dev/vda; each read-only directory's image the next disk, in order,
+    // then each volume.
+    if (plan.dirs.size() + plan.volumes.size() > k_max_bound_dirs)
         return fail_with(Errc::Unsupported, "mounts: more than " + std::to_string(k_max_bound_dirs) +
-                                                " read-only directory binds");
+                                                " read-only directory binds and volumes");
     for (std::size_t i = 0; i < plan.dirs.size(); ++i)
-        MOAT_TRY(r.add("bind", {std::string("/dev/vd") + static_cast<char>('b' + i), plan.dirs[i].destination},
+        MOAT_TRY(r.add("bind", {disk_name(i), plan.dirs[i].destination},
                        "mounts (" + plan.dirs[i].destination + ")"));
+    for (std::size_t i = 0; i < plan.volumes.size(); ++i) {
+        const auto& v = plan.volumes[i];
+        MOAT_TRY(r.add("volume", {disk_name(plan.dirs.size() + i), v.destination, v.read_only ? "ro" : "rw"},
+                       "mounts (" + v.destination + ")"));
+    }
     for (std::size_t i = 0; i < plan.files.size(); ++i)
         MOAT_TRY(r.add("file", {"/" + file_path(i), plan.files[i].destination}, "mounts (" + plan.files[i].destination + ")"));
     return r.take();

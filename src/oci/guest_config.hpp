@@ -5,7 +5,8 @@
 // ended by a NUL byte (so arguments and values may hold any other byte):
 //   arg V | env NAME=V | cwd PATH | uid N | gid N | group N | umask N | hostname V |
 //   rlimit TYPE SOFT HARD | terminal 1 | nnp 1 | readonly 1 | caps 1 | cap SET NAME |
-//   mount TYPE SOURCE DESTINATION OPTIONS | file GUEST_PATH DESTINATION | bind DEVICE DESTINATION
+//   mount TYPE SOURCE DESTINATION OPTIONS | file GUEST_PATH DESTINATION | bind DEVICE DESTINATION |
+//   volume DEVICE DESTINATION ro|rw
 // Numbers are decimal; OPTIONS are comma-separated; `caps 1` says the capability sets are given
 // (so an empty set means none), SET is bounding, effective, inheritable, permitted or ambient.
 #pragma once
@@ -18,7 +19,8 @@
 
 namespace moat::oci {
 
-// Read-only directory binds a container may have: disks vdb to vdy.
+// Read-only directory binds and volumes a container may have: disks vdb to vdy (the
+// directories first, then the volumes, in mount order).
 inline constexpr std::size_t k_max_bound_dirs = 24;
 
 // The records; a value holding a NUL byte is refused, naming its field.

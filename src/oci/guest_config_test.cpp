@@ -49,6 +49,8 @@ TEST(OciGuestConfig, EveryRecordInItsPlace)
     plan.files.push_back({"/host/hosts", "/etc/hosts"});
     plan.dirs.push_back({"/host/data", "/data"});
     plan.dirs.push_back({"/host/more", "/srv/more"});
+    plan.volumes.push_back({"/vol/logs.img", "/logs", false, 4});
+    plan.volumes.push_back({"/vol/base.img", "/base", true, 5});
     auto c = encode_guest_config(sample(), plan);
     ASSERT_TRUE(c) << describe(c.error());
     const std::vector<std::string> want = {
@@ -58,11 +60,12 @@ TEST(OciGuestConfig, EveryRecordInItsPlace)
         "hostname", "c1", "readonly", "1",
         "mount", "proc", "proc", "/proc", "nosuid,noexec",
         "bind", "/dev/vdb", "/data", "bind", "/dev/vdc", "/srv/more",
+        "volume", "/dev/vdd", "/logs", "rw", "volume", "/dev/vde", "/base", "ro",
         "file", "/moat/files/0", "/etc/hosts"};
     EXPECT_EQ(fields(*c), want);
 
     // The disks run out at vdy.
-    plan.dirs.assign(k_max_bound_dirs + 1, {"/host/data", "/data"});
+    plan.dirs.assign(k_max_bound_dirs - 1, {"/host/data", "/data"});
     auto many = encode_guest_config(sample(), plan);
     ASSERT_FALSE(many);
     EXPECT_NE(describe(many.error()).find("more than 24"), std::string::npos) << describe(many.error());

@@ -22,7 +22,7 @@ using namespace moat;
 using namespace moat::oci;
 
 struct Globals {
-    std::string root = k_default_root;
+    std::optional<std::string> root;  // --root; else oci.toml's `state`, else k_default_root
     std::string log;
     std::string log_format = "text";
 };
@@ -57,7 +57,9 @@ int print(const Globals& g, const Result<std::string>& r)
 // conmon (--systemd-cgroup) and containerd (--root, --log, --log-format) can pass them.
 void add_globals(CLI::App& app, Globals& g)
 {
-    app.add_option("--root", g.root, "where container state lives")->default_val(k_default_root);
+    app.add_option_function<std::string>("--root", [&g](const std::string& r) { g.root = r; },
+                                         std::string("where container state lives (default: oci.toml's state, else ") +
+                                             k_default_root + ")");
     app.add_option("--log", g.log, "also write errors to this file");
     app.add_option("--log-format", g.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
     app.add_flag("--debug")->description("accepted (runc's); no effect");
@@ -126,22 +128,22 @@ std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
     return std::nullopt;
 }
 
-int create(Args& a, const Store& store)
+int create(Args& a, const Store& store, const Settings& settings)
 {
     std::string& bundle = a.create.bundle;
     if (bundle.empty()) bundle = ".";
     std::error_code ec;
     bundle = std::filesystem::absolute(bundle, ec).lexically_normal().string();
     if (!bundle.empty() && bundle.back() == '/') bundle.pop_back();
-    auto settings = load_settings(a.g.root);
-    if (!settings) return report(a.g, describe(settings.error()));
-    return finish(a.g, create_command(store, *settings, a.create));
+    return finish(a.g, create_command(store, settings, a.create));
 }
 
 int run(Args& a)
 {
-    const Store store{a.g.root};
-    if (a.create_cmd->parsed()) return create(a, store);
+    auto settings = load_settings(a.g.root);
+    if (!settings) return report(a.g, describe(settings.error()));
+    const Store store{state_root(a.g.root, *settings)};
+    if (a.create_cmd->parsed()) return create(a, store, *settings);
     if (a.start->parsed()) return finish(a.g, start_command(store, a.id));
     if (a.state->parsed()) return print(a.g, state_command(store, a.id));
     if (a.kill->parsed()) {

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "base/size.hpp"
+#include "oci/commands.hpp"
 #include "oci/state.hpp"
 #include "protocol/programs.hpp"
 
@@ -31,6 +32,9 @@ Result<Settings> parse_settings(std::string_view text, const std::string& name, 
         if (k == "kernel") MOAT_TRY(text_of(s.kernel));
         else if (k == "initrd") MOAT_TRY(text_of(s.initrd));
         else if (k == "cache") MOAT_TRY(text_of(s.cache));
+        else if (k == "policy") MOAT_TRY(text_of(s.policy));
+        else if (k == "audit") MOAT_TRY(text_of(s.audit));
+        else if (k == "state") MOAT_TRY(text_of(s.state));
         else if (k == "memory") {
             std::string m;
             MOAT_TRY(text_of(m));
@@ -49,23 +53,33 @@ Result<Settings> parse_settings(std::string_view text, const std::string& name, 
             return fail_with(Errc::InvalidInput, name + ": unknown key '" + k + "'");
         }
     }
+    if (s.policy.empty() != s.audit.empty())
+        return fail_with(Errc::InvalidInput, name + ": policy and audit go together (every decision is recorded)");
     return s;
 }
 
-Result<Settings> load_settings(const std::string& root)
+std::string state_root(const std::optional<std::string>& root, const Settings& s)
+{
+    if (root) return *root;
+    return s.state.empty() ? k_default_root : s.state;
+}
+
+Result<Settings> load_settings(const std::optional<std::string>& root)
 {
     Settings s;
     const std::string bin = protocol::program_path("");
     s.kernel = bin + "../guests/linux/vmlinuz";
     s.initrd = bin + "../guests/linux/oci-initrd.img";
-    s.cache = root + "/.cache";
     const char* env = std::getenv("MOAT_OCI_CONFIG");
     std::string file = env && *env ? env : "/etc/moat/oci.toml";
     struct stat st{};
-    if ((!env || !*env) && ::stat(file.c_str(), &st) != 0) return s;
-    auto text = read_capped(file, 1 << 20);
-    if (!text) return fail_with(Errc::InvalidInput, file + ": " + describe(text.error()));
-    return parse_settings(*text, file, s);
+    if ((env && *env) || ::stat(file.c_str(), &st) == 0) {
+        auto text = read_capped(file, 1 << 20);
+        if (!text) return fail_with(Errc::InvalidInput, file + ": " + describe(text.error()));
+        s = MOAT_TRY(parse_settings(*text, file, s));
+    }
+    if (s.cache.empty()) s.cache = state_root(root, s) + "/.cache";
+    return s;
 }
 
 }  // namespace moat::oci

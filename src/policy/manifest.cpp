@@ -250,6 +250,8 @@ Result<Manifest> Parser::parse(std::string_view text)
     const toml::node* channels_node = nullptr;
     const toml::node* networks_node = nullptr;
     for (const auto& [k, v] : in_text_order(root)) {
+        if (m_objects_only && k->str() != "lattice" && k->str() != "volume")
+            return unknown_key(*k, "", "lattice, volume");
         if (k->str() == "lattice") lattice_node = v;
         else if (k->str() == "jail") jail_node = v;
         else if (k->str() == "volume") volumes_node = v;
@@ -271,6 +273,7 @@ Result<Manifest> Parser::parse(std::string_view text)
         const toml::table* t = MOAT_TRY(table(*networks_node, "network"));
         for (const auto& [k, v] : in_text_order(*t)) m.networks.push_back(MOAT_TRY(network(m, k->str(), *k, *v)));
     }
+    if (m_objects_only) return m;
     if (!vms_node) return error(0, "vm", "no VMs declared (add a [vm.NAME] table)");
     MOAT_TRY(vms(m, *vms_node));
     MOAT_TRY(cids(m));
@@ -308,6 +311,11 @@ namespace moat::policy {
 Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir)
 {
     return manifest_detail::Parser(source_name, base_dir).parse(text);
+}
+
+Result<Manifest> parse_objects(std::string_view text, std::string_view source_name, std::string_view base_dir)
+{
+    return manifest_detail::Parser(source_name, base_dir, true).parse(text);
 }
 
 }  // namespace moat::policy

@@ -149,6 +149,11 @@ struct Manifest {
 // bytes (the text need not be valid UTF-8; TOML rejects it then).
 Result<Manifest> parse_manifest(std::string_view text, std::string_view source_name, std::string_view base_dir);
 
+// The lattice and the labelled volumes alone, in a manifest's syntax ([lattice] and
+// [volume.NAME]; any other table is an unknown key): the policy file of moat-oci, whose
+// containers take their labels from annotations. The result has no VMs, networks or channels.
+Result<Manifest> parse_objects(std::string_view text, std::string_view source_name, std::string_view base_dir);
+
 // "demo.toml:14: vm.web.kernel": where a message about one key points (":14" omitted when line
 // is 0). Callers append ": what went wrong".
 std::string where(std::string_view source, std::uint32_t line, std::string_view dotted_key);

@@ -128,7 +128,11 @@ inline std::vector<std::pair<const toml::key*, const toml::node*>> in_text_order
 
 class Parser final {
 public:
-    Parser(std::string_view source, std::string_view base_dir) : m_source(source), m_base_dir(base_dir) {}
+    // `objects_only`: the lattice and volumes alone (parse_objects).
+    Parser(std::string_view source, std::string_view base_dir, bool objects_only = false)
+        : m_source(source), m_base_dir(base_dir), m_objects_only(objects_only)
+    {
+    }
 
     Result<Manifest> parse(std::string_view text);
 
@@ -251,6 +255,7 @@ private:
 
     std::string m_source;
     std::string_view m_base_dir;
+    bool m_objects_only;
 };
 
 }  // namespace moat::policy::manifest_detail

@@ -70,6 +70,8 @@ void say(const char *line)
 	tcdrain(control);
 }
 
+/* Ends the VM. The VM process ends it at once when it reads `exit N`, so whatever must reach
+ * a disk is written before that line is said (release_volumes). */
 __attribute__((noreturn)) static void power_off(void)
 {
 	sync();
@@ -90,6 +92,7 @@ void fail(const char *code, const char *fmt, ...)
 			*p = '?';
 	snprintf(line, sizeof line, "error %s %s", code, msg);
 	trace("%s", line);
+	release_volumes();
 	if (control >= 0)
 		say(line);
 	power_off();
@@ -222,6 +225,7 @@ static void wait_for_start(void)
 				return;
 			if (sscanf(line, "signal %d", &sig) == 1 && sig > 0 && sig < 65) {
 				snprintf(line, sizeof line, "exit %d", 128 + sig);
+				release_volumes();
 				say(line);
 				power_off();
 			}
@@ -348,6 +352,7 @@ int main(void)
 	tcdrain(out);
 	tcdrain(err);
 	snprintf(buf, sizeof buf, "exit %d", status);
+	release_volumes();
 	say(buf);
 	power_off();
 }

@@ -38,6 +38,10 @@ void read_config(struct config *c);
 /* Mounts the root (erofs under an overlay), the container's mounts and binds, copies its files,
  * and moves into it: the caller's root and cwd are the container's afterwards. */
 void enter_root(const struct config *c);
+/* Before the VM ends: every other process killed (as a container's pid namespace ends) and
+ * the read-write volumes unmounted (or, if busy, made read-only), so that what the container
+ * wrote is on the disk, clean, before `exit N` lets the VM process end the VM. */
+void release_volumes(void);
 /* In the workload's child, just before exec: ids, groups, umask, limits, capabilities, nnp. */
 void apply_process(const struct config *c);
 

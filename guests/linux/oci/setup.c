@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <grp.h>
@@ -56,10 +58,14 @@ static struct file_rec {
 	const char *from, *dest;
 } files[MAX_ITEMS];
 static int nfiles;
+/* Disks mounted in the root: read-only directories (erofs images) and labelled volumes (ext4,
+ * read-only or read-write as the policy allowed). */
 static struct bind_rec {
-	const char *device, *dest;
+	const char *device, *dest, *fstype;
+	unsigned long flags;
 } binds[MAX_ITEMS];
 static int nbinds;
+static int binds_placed; /* binds[0 .. binds_placed) are mounted in the container's root */
 
 static unsigned long long number(const char *s, const char *what)
 {
@@ -120,7 +126,9 @@ static void record(struct config *c, const char *key, const char **f)
 	} else if (!strcmp(key, "file") && nfiles < MAX_ITEMS) {
 		files[nfiles++] = (struct file_rec){f[0], f[1]};
 	} else if (!strcmp(key, "bind") && nbinds < MAX_ITEMS) {
-		binds[nbinds++] = (struct bind_rec){f[0], f[1]};
+		binds[nbinds++] = (struct bind_rec){f[0], f[1], "erofs", MS_RDONLY};
+	} else if (!strcmp(key, "volume") && nbinds < MAX_ITEMS) {
+		binds[nbinds++] = (struct bind_rec){f[0], f[1], "ext4", strcmp(f[2], "rw") ? MS_RDONLY : 0};
 	}
 }
 
@@ -129,7 +137,7 @@ static int fields_of(const char *key)
 	static const struct {
 		const char *key;
 		int n;
-	} k[] = {{"rlimit", 3}, {"cap", 2}, {"mount", 4}, {"file", 2}, {"bind", 2}};
+	} k[] = {{"rlimit", 3}, {"cap", 2}, {"mount", 4}, {"file", 2}, {"bind", 2}, {"volume", 3}};
 	for (size_t i = 0; i < sizeof k / sizeof k[0]; ++i)
 		if (!strcmp(k[i].key, key))
 			return k[i].n;
@@ -315,19 +323,26 @@ void enter_root(const struct config *c)
 	          "lowerdir=/mnt/lower,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work") != 0)
 		fail("EINVAL", "the root overlay: %s", strerror(errno));
 	trace("overlay mounted");
-	/* Read-only directories bound in, each an erofs disk, cloned as detached mounts now and
-	 * attached once inside the root (so that the image's symlinks resolve inside it). */
+	/* Directories bound in and volumes, each a disk, cloned as detached mounts now and attached
+	 * once inside the root (so that the image's symlinks resolve inside it). */
 	int trees[MAX_ITEMS], file_fds[MAX_ITEMS];
 	for (int i = 0; i < nbinds; ++i) {
 		char at[64];
 		snprintf(at, sizeof at, "/mnt/bind%d", i);
 		mkdirs(at);
 		wait_for(binds[i].device);
-		if (mount(binds[i].device, at, "erofs", MS_RDONLY, NULL) != 0)
+		/* A volume its last writer did not release (a VM killed) needs its journal replayed,
+		 * which a read-only disk cannot: a reader then takes it without the journal. */
+		if (mount(binds[i].device, at, binds[i].fstype, binds[i].flags, NULL) != 0 &&
+		    !(errno == EROFS && !strcmp(binds[i].fstype, "ext4") &&
+		      mount(binds[i].device, at, "ext4", binds[i].flags, "noload") == 0))
 			fail("EINVAL", "%s (for %s): %s", binds[i].device, binds[i].dest, strerror(errno));
 		trees[i] = (int)syscall(SYS_open_tree, AT_FDCWD, at, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (trees[i] < 0)
 			fail("EINVAL", "open_tree %s: %s", at, strerror(errno));
+		/* The clone is then the file system's only mount: unmounting it at the end
+		 * (release_volumes) unmounts the file system. */
+		umount2(at, MNT_DETACH);
 	}
 	for (int i = 0; i < nfiles; ++i)
 		if ((file_fds[i] = open(files[i].from, O_RDONLY | O_CLOEXEC)) < 0)
@@ -343,12 +358,33 @@ void enter_root(const struct config *c)
 		if (syscall(SYS_move_mount, trees[i], "", AT_FDCWD, binds[i].dest, MOVE_MOUNT_F_EMPTY_PATH) != 0)
 			fail("EINVAL", "mounting %s: %s", binds[i].dest, strerror(errno));
 		close(trees[i]);
+		binds_placed = i + 1;
 	}
 	copy_files(file_fds);
 	if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0)
 		fail("EINVAL", "hostname '%s': %s", c->hostname, strerror(errno));
 	if (c->readonly && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0)
 		fail("EINVAL", "root.readonly: %s", strerror(errno));
+}
+
+void release_volumes(void)
+{
+	int rw = 0;
+	for (int i = 0; i < binds_placed; ++i)
+		rw |= !(binds[i].flags & MS_RDONLY);
+	if (!rw)
+		return;
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	for (int i = 0; i < binds_placed; ++i) {
+		if (binds[i].flags & MS_RDONLY)
+			continue;
+		if (umount2(binds[i].dest, 0) != 0 &&
+		    mount(NULL, binds[i].dest, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0)
+			trace("volume %s still mounted read-write: %s", binds[i].dest, strerror(errno));
+	}
+	sync();
 }
 
 static void capset_all(const struct config *c)
