@@ -1,5 +1,6 @@
 // libFuzzer target: parse_manifest over arbitrary text, then plan() and describe() on every
-// manifest it accepts. Checks the invariants the monitor relies on.
+// manifest it accepts; parse_objects (moat-oci's policy file) on the same text. Checks the
+// invariants the monitor relies on.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -134,6 +135,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
         // Every failure explains itself, starting with the source name, on one line.
         const std::string message = describe(m.error());
+        MOAT_CHECK(message.starts_with("fuzz.toml"));
+        MOAT_CHECK(message.find('\n') == std::string::npos);
+    }
+    // The same text as moat-oci's policy file: a lattice and volumes, nothing else.
+    auto o = parse_objects(text, "fuzz.toml", "/base");
+    if (o.has_value()) {
+        MOAT_CHECK(o->vms.empty() && o->networks.empty() && o->channels.empty());
+        for (const VolumeSpec& v : o->volumes) MOAT_CHECK(within(o->lattice, v.label));
+    } else {
+        const std::string message = describe(o.error());
         MOAT_CHECK(message.starts_with("fuzz.toml"));
         MOAT_CHECK(message.find('\n') == std::string::npos);
     }
