@@ -53,7 +53,8 @@ std::optional<Mount> shm_in_guest(const Mount& m, const struct stat& st)
     if (m.destination != "/dev/shm" || ::statfs(m.source.c_str(), &fs) != 0 ||
         fs.f_type != static_cast<decltype(fs.f_type)>(TMPFS_MAGIC) || !is_empty_dir(m.source))
         return std::nullopt;
-    std::string options = "size=" + std::to_string(static_cast<std::uint64_t>(fs.f_blocks) * fs.f_bsize);
+    const auto bytes = static_cast<std::uint64_t>(fs.f_blocks) * static_cast<std::uint64_t>(fs.f_bsize);
+    std::string options = "size=" + std::to_string(bytes);
     char mode[16];
     std::snprintf(mode, sizeof mode, "mode=%o", static_cast<unsigned>(st.st_mode & 07777));
     Mount shm{m.destination, "tmpfs", "shm", {options, mode}};

@@ -118,7 +118,7 @@ TEST_F(OciBundle, AnEmptyTmpfsAtDevShmBecomesTheGuestsOwn)
     EXPECT_EQ(m.type, "tmpfs");
     EXPECT_EQ(m.destination, "/dev/shm");
     EXPECT_EQ(m.options, (std::vector<std::string>{
-                             "size=" + std::to_string(static_cast<std::uint64_t>(fs.f_blocks) * fs.f_bsize),
+                             "size=" + std::to_string(static_cast<std::uint64_t>(fs.f_blocks) * static_cast<std::uint64_t>(fs.f_bsize)),
                              "mode=1777", "nosuid", "noexec", "nodev"}));
     EXPECT_TRUE(p->dirs.empty());
 

@@ -77,6 +77,10 @@ TEST(OciSettings, KeysAndTheirErrors)
     ASSERT_TRUE(t);
     EXPECT_EQ(t->ready_timeout, 30u);
     expect_error("kernel = \n", "oci.toml:1");
+    // Found by fuzz_oci_settings: toml++ reached code it marks unreachable (policy/toml.hpp).
+    auto odd = parse_settings(std::string_view("\xef\xbb\xb9.\0pr", 7), "oci.toml", d);
+    ASSERT_FALSE(odd);
+    EXPECT_EQ(describe(odd.error()).rfind("oci.toml:1: ", 0), 0u) << describe(odd.error());
 }
 
 }  // namespace

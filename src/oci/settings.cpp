@@ -4,11 +4,11 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
-#include <toml++/toml.h>
 
 #include "base/size.hpp"
 #include "oci/commands.hpp"
 #include "oci/state.hpp"
+#include "policy/toml.hpp"  // toml++, as the manifest parser includes it
 #include "protocol/programs.hpp"
 
 namespace moat::oci {
