@@ -97,7 +97,7 @@ TEST(Serial, BoundsInputAndKeepsDivisorLatch)
 {
     Serial s([](std::uint8_t) {}, [] {});
     std::vector<std::uint8_t> flood(1000, 'x');
-    EXPECT_EQ(s.enqueue_input(flood), 64u);
+    EXPECT_EQ(s.enqueue_input(flood), Serial::k_rx_capacity);
     EXPECT_FALSE(s.wants_input());
     wr(s, 3, 0x80);  // DLAB
     wr(s, 0, 0x01);

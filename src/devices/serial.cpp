@@ -21,7 +21,6 @@ constexpr std::uint8_t k_lcr_dlab = 0x80;
 constexpr std::uint8_t k_lsr_dr = 0x01, k_lsr_thre = 0x20, k_lsr_temt = 0x40;
 constexpr std::uint8_t k_mcr_loop = 0x10;
 constexpr std::uint8_t k_msr_dcd = 0x80, k_msr_dsr = 0x20, k_msr_cts = 0x10;
-constexpr std::size_t k_rx_capacity = 64;
 }  // namespace
 
 Serial::Serial(std::function<void(std::uint8_t)> out, std::function<void()> raise_irq)

@@ -20,6 +20,11 @@ public:
     void read(std::uint64_t offset, std::span<std::byte> data) override;
     void write(std::uint64_t offset, std::span<const std::byte> data) override;
 
+    // Host input the receive FIFO holds: more than a 16550A's 16 bytes, as many as Linux's
+    // 8250 driver takes in one interrupt (256), so that console input is not held to a FIFO's
+    // worth per event-loop retry.
+    static constexpr std::size_t k_rx_capacity = 256;
+
     // Queues host input for the guest (event thread). Returns how many bytes were taken:
     // fewer than given when the receive FIFO is full.
     std::size_t enqueue_input(std::span<const std::uint8_t> bytes);

@@ -123,7 +123,7 @@ TEST(ContainerLink, LinesReachTheGuestAndAQuietGuestCannotGrowTheQueue)
     while (f.link.flush(port)) got += guest_reads(port);
     got += guest_reads(port);
     EXPECT_LT(got.size(), said);
-    EXPECT_LE(got.size(), ContainerLink::k_max_pending + 64);  // the queue plus the UART's FIFO
+    EXPECT_LE(got.size(), ContainerLink::k_max_pending + devices::Serial::k_rx_capacity);  // the queue plus the FIFO
     EXPECT_EQ(got.substr(0, 10), "signal 10\n");
     EXPECT_EQ(got.size() % 10, 0u);  // whole lines only
 }
