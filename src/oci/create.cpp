@@ -129,8 +129,7 @@ Result<Inputs> prepare(const Store& store, const Settings& settings, const Creat
     Admission admitted;
     if (objects) admitted = MOAT_TRY(admit(*objects, settings.audit, o.id, label, spec, plan));
     const std::string dir = store.dir(o.id);
-    const std::string root = MOAT_TRY(root_image(plan.rootfs, settings.cache, dir + "/root.erofs"));
-    in.disks.push_back(MOAT_TRY(open_input(root, "the root image")));
+    in.disks.push_back(MOAT_TRY(root_image(plan.rootfs, settings.cache, settings.cache_max, dir + "/root.erofs")));
     for (std::size_t i = 0; i < plan.dirs.size(); ++i) {
         const std::string image = dir + "/bind" + std::to_string(i) + ".erofs";
         MOAT_TRY(make_erofs(plan.dirs[i].source, image));

@@ -1,7 +1,9 @@
 // The root image and its cache (root_image.hpp).
 #include "oci/root_image.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -109,23 +111,62 @@ std::optional<std::string> cache_key(const Overlay& o)
     return sha256_hex(keyed);
 }
 
-Result<std::string> root_image(const std::string& rootfs, const std::string& cache, const std::string& fresh)
+void trim_cache(const std::string& cache, std::uint64_t max, const std::string& keep)
 {
+    struct Entry {
+        std::filesystem::file_time_type when;
+        std::uint64_t size;
+        std::filesystem::path path;
+    };
+    std::vector<Entry> entries;
+    std::uint64_t total = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(cache, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+        if (it->path().extension() != ".erofs" || !it->is_regular_file(ec)) continue;
+        const auto size = it->file_size(ec);
+        const auto when = it->last_write_time(ec);
+        if (ec) continue;  // gone meanwhile (another create trimmed it)
+        entries.push_back({when, size, it->path()});
+        total += size;
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.when < b.when; });
+    for (const auto& e : entries) {
+        if (total <= max) break;
+        if (e.path == keep) continue;
+        std::filesystem::remove(e.path, ec);
+        total -= e.size;
+    }
+}
+
+Result<base::UniqueFd> root_image(const std::string& rootfs, const std::string& cache, std::uint64_t cache_max,
+                                  const std::string& fresh)
+{
+    auto open_image = [](const std::string& path) { return base::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); };
     auto mountinfo = read_capped("/proc/self/mountinfo", 16 << 20);
     std::optional<std::string> key;
     if (mountinfo)
         if (auto o = overlay_at(*mountinfo, rootfs)) key = cache_key(*o);
     if (!key) {
         MOAT_TRY(make_erofs(rootfs, fresh));
-        return fresh;
+        base::UniqueFd fd = open_image(fresh);
+        if (!fd.valid()) return fail_errno_in("the root image '" + fresh + "'");
+        return fd;
     }
     const std::string image = cache + "/" + *key + ".erofs";
+    // Opened at once: an image trimmed by another create after this has it open stays this one's.
+    if (base::UniqueFd found = open_image(image); found.valid()) {
+        ::utimensat(AT_FDCWD, image.c_str(), nullptr, 0);  // used now
+        return found;
+    }
     std::error_code ec;
-    if (std::filesystem::exists(image, ec)) return image;
     std::filesystem::create_directories(cache, ec);
     if (ec) return fail_with(Errc::Io, "the image cache '" + cache + "': " + ec.message());
     MOAT_TRY(make_erofs(rootfs, image));
-    return image;
+    base::UniqueFd fd = open_image(image);
+    if (!fd.valid()) return fail_errno_in("the root image '" + image + "'");
+    trim_cache(cache, cache_max, image);
+    return fd;
 }
 
 }  // namespace moat::oci

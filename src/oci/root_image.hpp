@@ -3,11 +3,13 @@
 // second container of the same image does not make it again (docs/oci.md).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 
 namespace moat::oci {
 
@@ -23,8 +25,15 @@ std::optional<Overlay> overlay_at(std::string_view mountinfo, const std::string&
 // symlinks and empty files, such as an engine's mount points, are keyed exactly).
 std::optional<std::string> cache_key(const Overlay& o);
 
-// The image's path: CACHE/KEY.erofs (made if missing) for a cacheable overlay, else `fresh`,
-// made now. Errors name the directory.
-Result<std::string> root_image(const std::string& rootfs, const std::string& cache, const std::string& fresh);
+// The image, open: CACHE/KEY.erofs for a cacheable overlay (made if missing; its time set to now
+// when found, so that the least recently used go first), else `fresh`, made now. A new cached
+// image then trims the cache to `cache_max` bytes. Errors name the directory.
+Result<base::UniqueFd> root_image(const std::string& rootfs, const std::string& cache, std::uint64_t cache_max,
+                                  const std::string& fresh);
+
+// Removes the least recently used images (CACHE/*.erofs, by modification time) until they take
+// at most `max` bytes, never `keep`. An image a VM holds open stays its VM's until it ends (an
+// unlinked file lives on); a create that finds its image gone makes it again.
+void trim_cache(const std::string& cache, std::uint64_t max, const std::string& keep);
 
 }  // namespace moat::oci

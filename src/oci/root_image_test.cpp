@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -51,6 +52,37 @@ TEST(OciRootImage, KeysByLayersAndOnlyByEmptyUpperLayers)
     std::filesystem::remove_all(upper);
 }
 
+// The cache keeps the most recently used images within its size; never the one just made.
+TEST(OciRootImage, TheCacheDropsTheLeastRecentlyUsed)
+{
+    char dir[] = "/tmp/oci-cache-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string cache = dir;
+    const auto now = std::filesystem::file_time_type::clock::now();
+    auto image = [&](const char* name, int age_s, std::size_t bytes) {
+        const std::string p = cache + "/" + name;
+        std::ofstream(p) << std::string(bytes, 'x');
+        std::filesystem::last_write_time(p, now - std::chrono::seconds(age_s));
+        return p;
+    };
+    image("old.erofs", 300, 1000);
+    image("mid.erofs", 200, 1000);
+    image("new.erofs", 100, 1000);
+    const std::string kept = image("kept.erofs", 400, 1000);  // the oldest, but just made
+    image("other.txt", 500, 5000);                         // not an image: never counted or removed
+    trim_cache(cache, 2500, kept);
+    EXPECT_FALSE(std::filesystem::exists(cache + "/old.erofs"));
+    EXPECT_FALSE(std::filesystem::exists(cache + "/mid.erofs"));
+    EXPECT_TRUE(std::filesystem::exists(cache + "/new.erofs"));
+    EXPECT_TRUE(std::filesystem::exists(kept));
+    EXPECT_TRUE(std::filesystem::exists(cache + "/other.txt"));
+    trim_cache(cache, 0, kept);
+    EXPECT_FALSE(std::filesystem::exists(cache + "/new.erofs"));
+    EXPECT_TRUE(std::filesystem::exists(kept));
+    trim_cache(cache + "/nosuch", 0, kept);  // no cache yet: nothing to do
+    std::filesystem::remove_all(cache);
+}
+
 TEST(OciSettings, KeysAndTheirErrors)
 {
     Settings d;
@@ -73,6 +105,11 @@ TEST(OciSettings, KeysAndTheirErrors)
     expect_error("memory = \"lots\"\n", "memory: 'lots'");
     expect_error("verbose = \"yes\"\n", "verbose: must be true or false");
     expect_error("ready_timeout = 0\n", "ready_timeout: must be 1 to 3600");
+    expect_error("cache_max = \"huge\"\n", "cache_max: 'huge'");
+    auto c = parse_settings("cache_max = \"64M\"\n", "oci.toml", d);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->cache_max, 64ull << 20);
+    EXPECT_EQ(d.cache_max, 1ull << 30);  // the default
     auto t = parse_settings("ready_timeout = 30\n", "oci.toml", d);
     ASSERT_TRUE(t);
     EXPECT_EQ(t->ready_timeout, 30u);

@@ -35,12 +35,12 @@ Result<Settings> parse_settings(std::string_view text, const std::string& name, 
         else if (k == "policy") MOAT_TRY(text_of(s.policy));
         else if (k == "audit") MOAT_TRY(text_of(s.audit));
         else if (k == "state") MOAT_TRY(text_of(s.state));
-        else if (k == "memory") {
+        else if (k == "memory" || k == "cache_max") {
             std::string m;
             MOAT_TRY(text_of(m));
             auto bytes = parse_size(m);
-            if (!bytes) return fail_with(Errc::InvalidInput, name + ": memory: '" + m + "': " + bytes.error().what);
-            s.memory = *bytes;
+            if (!bytes) return fail_with(Errc::InvalidInput, name + ": " + k + ": '" + m + "': " + bytes.error().what);
+            (k == "memory" ? s.memory : s.cache_max) = *bytes;
         } else if (k == "ready_timeout") {
             const auto t = value.value<std::int64_t>();
             if (!value.is_integer() || !t || *t < 1 || *t > 3600)

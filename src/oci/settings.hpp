@@ -14,6 +14,7 @@ struct Settings {
     std::string kernel;  // the guest kernel (Debian's cloud kernel)
     std::string initrd;  // moat-init's initramfs (oci-initrd.img)
     std::string cache;   // root images by the layers they were made from
+    std::uint64_t cache_max = 1ull << 30;  // bytes the cache may take; the least recently used go
     std::uint64_t memory = 256ull << 20;  // without linux.resources.memory.limit
     bool verbose = false;                 // the guest kernel's console to the container's stderr
     std::uint32_t ready_timeout = 120;    // seconds create waits for the guest to be ready
@@ -26,7 +27,7 @@ struct Settings {
 };
 
 // The file named by $MOAT_OCI_CONFIG, else /etc/moat/oci.toml if it exists; keys `kernel`,
-// `initrd`, `cache`, `policy`, `audit`, `state` (paths), `memory` ("512M"), `verbose` (bool),
+// `initrd`, `cache`, `policy`, `audit`, `state` (paths), `memory`, `cache_max` ("512M"), `verbose` (bool),
 // `ready_timeout` (seconds). What it leaves out: the guest built beside this program
 // (BIN/../guests/linux/), the cache ROOT/.cache where ROOT is `root` (--root) if given, else
 // `state`, else /run/moat-oci. Errors name the file and the key.
