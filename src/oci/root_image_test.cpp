@@ -110,6 +110,12 @@ TEST(OciSettings, KeysAndTheirErrors)
     ASSERT_TRUE(c);
     EXPECT_EQ(c->cache_max, 64ull << 20);
     EXPECT_EQ(d.cache_max, 1ull << 30);  // the default
+    // Where state lives: --root, else oci.toml's state, else runc's like default.
+    auto st = parse_settings("state = \"/run/moat-secure\"\n", "oci.toml", d);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(state_root(std::nullopt, *st), "/run/moat-secure");
+    EXPECT_EQ(state_root(std::string("/run/containerd/runc/default"), *st), "/run/containerd/runc/default");
+    EXPECT_EQ(state_root(std::nullopt, d), "/run/moat-oci");
     auto t = parse_settings("ready_timeout = 30\n", "oci.toml", d);
     ASSERT_TRUE(t);
     EXPECT_EQ(t->ready_timeout, 30u);
