@@ -1,7 +1,6 @@
 // A bundle's root and mounts, sorted by what a VM can be given.
 #include "oci/bundle.hpp"
 
-#include <dirent.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -33,25 +32,15 @@ Unexpected<Error> refuse(Errc code, std::size_t index, const Mount& m, const std
     return fail_with(code, "mounts[" + std::to_string(index) + "] (" + m.destination + "): " + why);
 }
 
-bool is_empty_dir(const std::string& path)
-{
-    DIR* d = ::opendir(path.c_str());
-    if (d == nullptr) return false;
-    int entries = 0;
-    while (const dirent* e = ::readdir(d))
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) ++entries;
-    ::closedir(d);
-    return entries == 0;
-}
-
 // An engine's /dev/shm (podman binds an empty tmpfs of its own there, read-write) becomes a
 // tmpfs of the same size in the guest: it starts empty either way, and what is written there
 // stays in the VM, as a VM shares no memory with the host's other processes.
 std::optional<Mount> shm_in_guest(const Mount& m, const struct stat& st)
 {
     struct statfs fs {};
+    std::error_code ec;
     if (m.destination != "/dev/shm" || ::statfs(m.source.c_str(), &fs) != 0 ||
-        fs.f_type != static_cast<decltype(fs.f_type)>(TMPFS_MAGIC) || !is_empty_dir(m.source))
+        fs.f_type != static_cast<decltype(fs.f_type)>(TMPFS_MAGIC) || !std::filesystem::is_empty(m.source, ec) || ec)
         return std::nullopt;
     const auto bytes = static_cast<std::uint64_t>(fs.f_blocks) * static_cast<std::uint64_t>(fs.f_bsize);
     std::string options = "size=" + std::to_string(bytes);
@@ -63,14 +52,14 @@ std::optional<Mount> shm_in_guest(const Mount& m, const struct stat& st)
     return shm;
 }
 
-// The declared volume whose real path is the real path of `source`, if any.
-std::optional<std::string> declared_volume(const std::string& source, const std::vector<std::string>& volumes)
+// The index of the declared volume whose real path is the real path of `source`, if any.
+std::optional<std::size_t> declared_volume(const std::string& source, const std::vector<std::string>& volumes)
 {
     std::error_code ec;
     const auto real = std::filesystem::canonical(source, ec);
     if (ec) return std::nullopt;
-    for (const auto& v : volumes)
-        if (std::filesystem::canonical(v, ec) == real && !ec) return v;
+    for (std::size_t i = 0; i < volumes.size(); ++i)
+        if (std::filesystem::canonical(volumes[i], ec) == real && !ec) return i;
     return std::nullopt;
 }
 
@@ -102,15 +91,15 @@ Result<void> sort_bind(std::size_t index, const Mount& m, Plan& plan, const std:
         return {};
     }
     if (S_ISDIR(st.st_mode)) {
-        if (!m.is_read_only())
+        if (!m.is_read_only()) {
             if (auto shm = shm_in_guest(m, st)) {
                 plan.guest_mounts.push_back(std::move(*shm));
                 return {};
             }
-        if (!m.is_read_only())
             return refuse(Errc::Unsupported, index, m,
                           "a read-write bind of a directory needs a file system shared with the host, which a moat "
                           "VM does not have: bind it read-only (':ro'), or use a volume");
+        }
         plan.dirs.push_back({m.source, m.destination});
         return {};
     }

@@ -29,7 +29,8 @@ struct Plan {
     // Labelled volumes (image files the policy declares) bound in: each attached as a disk,
     // read-only or read-write as the mount says, if the policy allows it (labels.hpp).
     struct Volume {
-        std::string source, destination;  // source: the declared path it matched
+        std::size_t volume = 0;  // the index of the declared path it matched
+        std::string destination;
         bool read_only = false;
         std::size_t mount = 0;  // index into spec.mounts, for messages
     };
@@ -40,7 +41,7 @@ struct Plan {
 inline constexpr std::uint64_t k_max_copied_file = 1 << 20;
 
 // Sorts the spec's root and mounts; `bundle` is the bundle directory (absolute). A bound
-// regular file whose real path is one of `volumes` (the policy's volume paths) is a volume; any
+// regular file whose real path is `volumes[i]` (the policy's volume paths) is volume i; any
 // other file carrying a moat volume label is refused (it is not copied). Errors
 // (Errc::InvalidInput or Unsupported) name the field and say what to do.
 Result<Plan> plan_bundle(const Spec& spec, const std::string& bundle, const std::vector<std::string>& volumes = {});

@@ -145,8 +145,8 @@ Result<Inputs> prepare(const Store& store, const Settings& settings, const Creat
     if (settings.verbose) l.cmdline.replace(l.cmdline.find("quiet"), 5, "loglevel=7 printk.devkmsg=on");
     l.memory = protocol::round_memory(size.memory);
     l.cpus = size.vcpus;
-    l.disks.assign(in.disks.size() - admitted.modes.size(), DiskAccess::ReadOnly);
-    l.disks.insert(l.disks.end(), admitted.modes.begin(), admitted.modes.end());
+    l.disks.assign(in.disks.size() - plan.volumes.size(), DiskAccess::ReadOnly);
+    for (const auto& v : plan.volumes) l.disks.push_back(v.read_only ? DiskAccess::ReadOnly : DiskAccess::ReadWrite);
     l.supervision = protocol::Supervision::Standalone;
     l.container = true;
     l.verbose = settings.verbose;

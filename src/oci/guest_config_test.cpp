@@ -49,8 +49,8 @@ TEST(OciGuestConfig, EveryRecordInItsPlace)
     plan.files.push_back({"/host/hosts", "/etc/hosts"});
     plan.dirs.push_back({"/host/data", "/data"});
     plan.dirs.push_back({"/host/more", "/srv/more"});
-    plan.volumes.push_back({"/vol/logs.img", "/logs", false, 4});
-    plan.volumes.push_back({"/vol/base.img", "/base", true, 5});
+    plan.volumes.push_back({0, "/logs", false, 4});
+    plan.volumes.push_back({1, "/base", true, 5});
     auto c = encode_guest_config(sample(), plan);
     ASSERT_TRUE(c) << describe(c.error());
     const std::vector<std::string> want = {

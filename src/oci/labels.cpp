@@ -55,10 +55,8 @@ Unexpected<Error> refused(const Spec& spec, const Plan::Volume& v, const std::st
 Result<base::UniqueFd> attach(monitor::AuditLog& log, const policy::Manifest& m, const std::string& id,
                               const policy::Label& label, const Spec& spec, const Plan::Volume& v)
 {
-    const policy::VolumeSpec* vol = nullptr;
-    for (const auto& candidate : m.volumes)
-        if (candidate.path.path == v.source) vol = &candidate;
-    MOAT_CHECK(vol != nullptr);  // plan_bundle matched it among volume_paths()
+    MOAT_CHECK(v.volume < m.volumes.size());  // plan_bundle matched it among volume_paths(m)
+    const policy::VolumeSpec* vol = &m.volumes[v.volume];
     base::UniqueFd fd(::open(vol->path.path.c_str(), (v.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY));
     if (!fd.valid()) return refused(spec, v, "volume " + vol->name + " '" + vol->path.path + "': " + std::strerror(errno));
     const std::string expected = policy::format_label(m.lattice, vol->label);
@@ -136,10 +134,7 @@ Result<Admission> admit(const policy::Manifest& objects, const std::string& audi
                                               {"label", std::string_view(policy::format_label(objects.lattice, label))},
                                               {"volumes", static_cast<std::int64_t>(plan.volumes.size())}}));
     Admission a;
-    for (const auto& v : plan.volumes) {
-        a.volumes.push_back(MOAT_TRY(attach(log, objects, id, label, spec, v)));
-        a.modes.push_back(v.read_only ? DiskAccess::ReadOnly : DiskAccess::ReadWrite);
-    }
+    for (const auto& v : plan.volumes) a.volumes.push_back(MOAT_TRY(attach(log, objects, id, label, spec, v)));
     return a;
 }
 

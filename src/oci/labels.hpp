@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "base/disk_access.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "oci/bundle.hpp"
@@ -32,10 +31,10 @@ std::vector<std::string> volume_paths(const std::optional<policy::Manifest>& obj
 // policy there is no lattice, and a label annotation is refused rather than ignored.
 Result<policy::Label> container_label(const std::optional<policy::Manifest>& objects, const Spec& spec);
 
-// What the policy gave a container: its volumes, open as attached, in plan.volumes' order.
+// What the policy gave a container: its volumes, open as attached (read-write unless
+// plan.volumes[i].read_only), in plan.volumes' order.
 struct Admission {
     std::vector<base::UniqueFd> volumes;
-    std::vector<DiskAccess> modes;
 };
 
 // Admits container `id` with `label` and the plan's volumes, appending to the audit log (the

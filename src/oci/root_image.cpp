@@ -142,30 +142,26 @@ void trim_cache(const std::string& cache, std::uint64_t max, const std::string& 
 Result<base::UniqueFd> root_image(const std::string& rootfs, const std::string& cache, std::uint64_t cache_max,
                                   const std::string& fresh)
 {
-    auto open_image = [](const std::string& path) { return base::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); };
     auto mountinfo = read_capped("/proc/self/mountinfo", 16 << 20);
     std::optional<std::string> key;
     if (mountinfo)
         if (auto o = overlay_at(*mountinfo, rootfs)) key = cache_key(*o);
-    if (!key) {
-        MOAT_TRY(make_erofs(rootfs, fresh));
-        base::UniqueFd fd = open_image(fresh);
-        if (!fd.valid()) return fail_errno_in("the root image '" + fresh + "'");
-        return fd;
+    const std::string image = key ? cache + "/" + *key + ".erofs" : fresh;
+    if (key) {
+        // Opened at once: an image trimmed by another create after this has it open stays this one's.
+        base::UniqueFd found(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
+        if (found.valid()) {
+            ::utimensat(AT_FDCWD, image.c_str(), nullptr, 0);  // used now
+            return found;
+        }
+        std::error_code ec;
+        std::filesystem::create_directories(cache, ec);
+        if (ec) return fail_with(Errc::Io, "the image cache '" + cache + "': " + ec.message());
     }
-    const std::string image = cache + "/" + *key + ".erofs";
-    // Opened at once: an image trimmed by another create after this has it open stays this one's.
-    if (base::UniqueFd found = open_image(image); found.valid()) {
-        ::utimensat(AT_FDCWD, image.c_str(), nullptr, 0);  // used now
-        return found;
-    }
-    std::error_code ec;
-    std::filesystem::create_directories(cache, ec);
-    if (ec) return fail_with(Errc::Io, "the image cache '" + cache + "': " + ec.message());
     MOAT_TRY(make_erofs(rootfs, image));
-    base::UniqueFd fd = open_image(image);
+    base::UniqueFd fd(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return fail_errno_in("the root image '" + image + "'");
-    trim_cache(cache, cache_max, image);
+    if (key) trim_cache(cache, cache_max, image);
     return fd;
 }
 
