@@ -102,6 +102,7 @@ const Entry k_vcpu[] = {
     MOAT_CALL(ioctl, VcpuIoctls, "KVM_RUN; registers for the report of a crashed guest"),
     MOAT_CALL(write, Any, "ioeventfd forwarding, irqfds, serial output, log lines"),
     MOAT_CALL(writev, Any, "serial output behind its prefix"),
+    MOAT_CALL(timerfd_settime, Any, "arms the report timer once the console's budget is spent"),
     MOAT_CALL(futex, Any, "the stop request's lock, the console's lock"),
     MOAT_CALL(rt_sigreturn, Any, "returning from the kick signal's handler"),
     MOAT_CALL(brk, Any, "malloc in device code run on this thread"),

@@ -272,6 +272,16 @@ void System::on_vm_report(std::uint32_t index)
         on_refused_connection(v, r);
         return;
     }
+    if (n == static_cast<ssize_t>(sizeof r) && r.kind == static_cast<std::uint32_t>(protocol::ReportKind::ConsoleDropped) &&
+        r.count != 0 && r.item == 0 && r.cid == 0) {
+        const auto bytes = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
+        audit("vm.console_dropped", {{"vm", std::string_view(v.spec->name)},
+                                     {"bytes", bytes},
+                                     {"budget", static_cast<std::int64_t>(protocol::k_console_budget)}});
+        report(v.spec->name + ": " + std::to_string(bytes) + " bytes of console output dropped past its budget of " +
+               std::to_string(protocol::k_console_budget >> 20) + "M");
+        return;
+    }
     if (n != static_cast<ssize_t>(sizeof r) || r.kind != static_cast<std::uint32_t>(protocol::ReportKind::DeniedWrite) ||
         r.item >= disks.size() || r.count == 0 || disks[r.item].mode != DiskAccess::ReadOnly) {
         audit("vm.bad_report", {{"vm", std::string_view(v.spec->name)}, {"bytes", std::int64_t{n}}});

@@ -13,6 +13,9 @@ namespace moat::protocol {
 inline constexpr std::uint64_t k_min_vm_memory = 16ull << 20;  // below this no useful guest fits
 inline constexpr std::uint64_t k_max_vm_memory = 1ull << 40;   // 1T: a sanity bound, not host RAM
 inline constexpr std::uint32_t k_max_vcpus = 255;              // xAPIC ids 0..254 (255 broadcasts)
+// What a VM process in a system writes of its guest's console to the terminal and its log file
+// (README, "Console output"); past it, bytes are dropped and counted (vmm/console.hpp).
+inline constexpr std::uint64_t k_console_budget = 8ull << 20;
 // Network interfaces (virtio-net devices) of one VM.
 inline constexpr std::size_t k_max_launch_nets = 8;
 

@@ -14,12 +14,15 @@ enum class ReportKind : std::uint32_t {
     DeniedWrite = 2,        // VM -> monitor: `count` guest writes to read-only disk `item` refused
     RefusedConnection = 3,  // VM -> monitor: `count` guest vsock connections without a channel
                             // refused, the last to (`cid`, port `item`)
+    ConsoleDropped = 4,     // VM -> monitor: `count` bytes of console output dropped past the
+                            // VM process's console budget (vmm/console.hpp)
 };
 
 struct Report {
     std::uint32_t kind;   // ReportKind
-    std::uint32_t item;   // DeniedWrite: index into the VM's disks; RefusedConnection: a port
-    std::uint64_t count;  // refusals since the last report of this kind
+    std::uint32_t item;   // DeniedWrite: index into the VM's disks; RefusedConnection: a port;
+                          // ConsoleDropped: 0
+    std::uint64_t count;  // refusals (dropped bytes) since the last report of this kind
     std::uint64_t cid;    // RefusedConnection: the CID the last refused connection was for
 };
 static_assert(sizeof(Report) == 24 && std::is_standard_layout_v<Report>);

@@ -75,8 +75,10 @@ Result<void> host_side(State& s, const VmConfig& config)
 {
     s.console_in = config.console_in;
     s.console_escape = config.console_escape;
-    s.console = std::make_unique<ConsoleOutput>(config.console_out, config.console_log, config.console_prefix);
     s.monitor = config.monitor;
+    State* st = &s;
+    s.console = std::make_unique<ConsoleOutput>(config.console_out, config.console_log, config.console_prefix,
+                                                config.console_budget, [st] { if (st->monitor >= 0) st->arm_report(); });
     if (s.monitor >= 0) {  // reports go to a monitor only; a VM run alone keeps none
         s.report_timer = base::UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
         if (!s.report_timer.valid()) return fail_errno("timerfd_create");

@@ -33,9 +33,29 @@ void write_all(int fd, iovec* iov, int count)
 
 }  // namespace
 
-ConsoleOutput::ConsoleOutput(int out, int log, std::string prefix)
-    : m_out(out), m_log(log), m_prefix(std::move(prefix))
+ConsoleOutput::ConsoleOutput(int out, int log, std::string prefix, std::uint64_t budget, std::function<void()> on_drop)
+    : m_out(out), m_log(log), m_prefix(std::move(prefix)), m_budget(budget), m_on_drop(std::move(on_drop))
 {
+}
+
+void ConsoleOutput::note_budget_spent()
+{
+    m_spent = true;
+    static constexpr char k_notice[] = "[moat: console output past its budget; the rest is dropped and counted]\n";
+    iovec notice{const_cast<char*>(k_notice), sizeof k_notice - 1};
+    if (m_out >= 0) {
+        if (m_out_line.len > 0) {  // between put() calls len < k_line_max: room for the '\n'
+            m_out_line.bytes[m_out_line.len++] = '\n';
+            flush_line(m_out_line, m_out, true);
+        }
+        iovec iov[2] = {{m_prefix.data(), m_prefix.size()}, notice};
+        write_all(m_out, iov, 2);
+    }
+    if (m_log >= 0) {
+        if (m_log_line.len > 0) m_log_line.bytes[m_log_line.len++] = '\n';
+        flush_line(m_log_line, m_log, false);
+        write_all(m_log, &notice, 1);
+    }
 }
 
 void ConsoleOutput::flush_line(LineBuffer& b, int fd, bool with_prefix)
@@ -51,6 +71,14 @@ void ConsoleOutput::put(std::uint8_t c)
 {
     std::lock_guard g(m_lock);
     char ch = static_cast<char>(c);
+    if (m_budget != 0 && m_written == m_budget) {
+        if (!m_spent) note_budget_spent();
+        m_dropped.fetch_add(1, std::memory_order_relaxed);
+        if (m_on_drop) m_on_drop();
+        put_client(ch);
+        return;
+    }
+    ++m_written;
     if (m_out >= 0) {
         if (m_prefix.empty()) {
             iovec iov{&ch, 1};
@@ -67,13 +95,17 @@ void ConsoleOutput::put(std::uint8_t c)
         m_log_line.bytes[m_log_line.len++] = ch;
         if (ch == '\n' || m_log_line.len == k_line_max) flush_line(m_log_line, m_log, false);
     }
-    if (m_client.valid()) {
-        ssize_t n;
-        do {
-            n = ::write(m_client.get(), &ch, 1);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN) m_client.reset();  // the client went away
-    }
+    put_client(ch);
+}
+
+void ConsoleOutput::put_client(char ch)
+{
+    if (!m_client.valid()) return;
+    ssize_t n;
+    do {
+        n = ::write(m_client.get(), &ch, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN) m_client.reset();  // the client went away
 }
 
 void ConsoleOutput::attach(base::UniqueFd client)

@@ -324,7 +324,7 @@ VmExit Machine::run()
     loop.run();
     stop_vcpus(s, threads);
     for (int fd : s.writable_disks) ::fdatasync(fd);
-    s.send_reports();  // denials still waiting for the timer
+    s.send_reports(true);  // what still waits for the timer
     s.console->flush();
     std::lock_guard g(s.exit_lock);
     VmExit end = *s.exit;

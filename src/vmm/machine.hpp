@@ -43,6 +43,7 @@ struct VmConfig {
     bool console_escape = false;  // Ctrl-A x on console_in stops the VM (interactive use)
     std::string console_prefix;   // if set, console_out gets whole lines behind it ("web | ")
     int console_log = -1;    // a copy of the serial output, or -1 (not owned)
+    std::uint64_t console_budget = 0;  // bytes console_out and console_log may get; 0: no bound
     // The socket to the monitor (not owned), or -1 when the VM runs alone: the monitor sends
     // console clients to attach over it, and the VM reports runtime denials (protocol/report.hpp).
     int monitor = -1;

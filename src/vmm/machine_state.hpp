@@ -105,8 +105,12 @@ struct Machine::State {
     std::vector<std::uint64_t> denied_writes;
     std::uint64_t refused_connections = 0;  // vsock connections without a channel, likewise
     std::pair<std::uint64_t, std::uint32_t> last_refused;  // (CID, port) of the last one
+    // Console bytes dropped past the budget: reported at most once a minute (a guest printing
+    // forever costs the audit log one record a minute), and when the VM ends.
+    std::uint64_t console_dropped = 0;
+    std::int64_t console_reported_ms = -1;  // CLOCK_MONOTONIC of the last such report
     base::UniqueFd report_timer;
-    bool report_armed = false;
+    std::atomic<bool> report_armed{false};  // the vCPU threads arm it too (console drops)
     base::UniqueFd stop_fd;
     std::atomic<bool> stopping{false};
     std::mutex exit_lock;
@@ -123,11 +127,12 @@ struct Machine::State {
     bool stop_requested() const { return stopping.load(std::memory_order_acquire); }
 
     // monitor_link.cpp, event thread: counts a refused write to read-only disk `disk` and arms
-    // the report timer; sends what was counted.
+    // the report timer; sends what was counted (`last`: the VM ends, send everything).
     void note_denied_write(std::size_t disk);
     void note_refused_connection(std::uint64_t cid, std::uint32_t port);
-    void send_reports();
-    void arm_report();  // the report timer, unless it runs
+    void send_reports(bool last = false);
+    // Any thread: arms the report timer to fire in `seconds`, unless it is armed.
+    void arm_report(int seconds = 1);
 };
 
 // vcpu.cpp: starts one thread per vCPU (they inherit the caller's signal mask) and stops and

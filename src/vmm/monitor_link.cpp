@@ -1,12 +1,13 @@
 // The VM process's link to its monitor (protocol/report.hpp): refused writes to read-only
-// disks and refused vsock connections go up, counted and at most once a second; console
-// clients come down.
+// disks and refused vsock connections go up, counted and at most once a second, console bytes
+// dropped past the budget at most once a minute; console clients come down.
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "base/log.hpp"
 #include "protocol/fdpass.hpp"
@@ -28,12 +29,21 @@ void send_report(int monitor, const protocol::Report& r)
 
 }  // namespace
 
-void Machine::State::arm_report()
+constexpr std::int64_t k_console_report_ms = 60'000;
+
+std::int64_t monotonic_ms()
 {
-    if (report_armed) return;
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+void Machine::State::arm_report(int seconds)
+{
+    if (report_armed.exchange(true, std::memory_order_acq_rel)) return;
     itimerspec in{};
-    in.it_value.tv_sec = 1;
-    if (::timerfd_settime(report_timer.get(), 0, &in, nullptr) == 0) report_armed = true;
+    in.it_value.tv_sec = seconds;
+    if (::timerfd_settime(report_timer.get(), 0, &in, nullptr) != 0) report_armed.store(false, std::memory_order_release);
 }
 
 void Machine::State::note_denied_write(std::size_t disk)
@@ -51,9 +61,9 @@ void Machine::State::note_refused_connection(std::uint64_t cid, std::uint32_t po
     arm_report();
 }
 
-void Machine::State::send_reports()
+void Machine::State::send_reports(bool last)
 {
-    report_armed = false;
+    report_armed.store(false, std::memory_order_release);
     if (monitor < 0) return;
     for (std::size_t d = 0; d < denied_writes.size(); ++d) {
         if (denied_writes[d] == 0) continue;
@@ -66,6 +76,17 @@ void Machine::State::send_reports()
                               refused_connections, last_refused.first});
         refused_connections = 0;
     }
+    console_dropped += console->take_dropped();
+    if (console_dropped == 0) return;
+    const std::int64_t now = monotonic_ms();
+    const std::int64_t wait = console_reported_ms < 0 ? 0 : console_reported_ms + k_console_report_ms - now;
+    if (!last && wait > 0) {
+        arm_report(static_cast<int>(wait / 1000 + 1));
+        return;
+    }
+    send_report(monitor, {static_cast<std::uint32_t>(protocol::ReportKind::ConsoleDropped), 0, console_dropped, 0});
+    console_dropped = 0;
+    console_reported_ms = now;
 }
 
 MonitorMessage receive_from_monitor(int monitor)
