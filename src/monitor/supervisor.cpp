@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -95,6 +96,7 @@ protocol::VmLaunch launch_for(const policy::VmSpec& spec, const SystemOptions& o
         l.disks.push_back(spec.disks[i].mode);
         l.input_names["disk " + std::to_string(i)] = "volume '" + spec.disks[i].volume + "'";
     }
+    l.console_budget = spec.console_max;
     l.vsock_cid = spec.cid;  // every VM of a system has one: refused connections are audited too
     return l;
 }
@@ -207,7 +209,7 @@ void System::begin_down(const char* why)
     for (auto& v : m_vms) stop_vm(v);
 }
 
-void System::on_child_exit(pid_t pid, int status)
+void System::on_child_exit(pid_t pid, int status, const rusage& usage)
 {
     if (on_pump_exit(pid, status)) return;
     Vm* vm = nullptr;
@@ -225,11 +227,17 @@ void System::on_child_exit(pid_t pid, int status)
     }
     const std::string& name = v.spec->name;
     const std::int64_t code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    // What the VM process used, its reaper included (wait4 counts the children a process
+    // waited for): CPU time and the largest resident set.
+    const std::int64_t cpu_ms = (std::int64_t{usage.ru_utime.tv_sec} + usage.ru_stime.tv_sec) * 1000 +
+                                (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000;
     audit("vm.exit", {{"vm", std::string_view(name)},
                       {"pid", std::int64_t{pid}},
                       {"reason", std::string_view(end.reason)},
                       {"status", code},
-                      {"requested", requested ? "yes" : "no"}});
+                      {"requested", requested ? "yes" : "no"},
+                      {"cpu_ms", cpu_ms},
+                      {"max_rss_kb", std::int64_t{usage.ru_maxrss}}});
     if (requested) {
         v.state = VmState::Stopped;
         report(name + " stopped");
@@ -277,9 +285,9 @@ void System::on_vm_report(std::uint32_t index)
         const auto bytes = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
         audit("vm.console_dropped", {{"vm", std::string_view(v.spec->name)},
                                      {"bytes", bytes},
-                                     {"budget", static_cast<std::int64_t>(protocol::k_console_budget)}});
+                                     {"budget", static_cast<std::int64_t>(v.spec->console_max)}});
         report(v.spec->name + ": " + std::to_string(bytes) + " bytes of console output dropped past its budget of " +
-               std::to_string(protocol::k_console_budget >> 20) + "M");
+               std::to_string(v.spec->console_max) + " bytes");
         return;
     }
     if (n != static_cast<ssize_t>(sizeof r) || r.kind != static_cast<std::uint32_t>(protocol::ReportKind::DeniedWrite) ||
@@ -339,8 +347,9 @@ void System::loop()
                 while (::read(m_sig.get(), &si, sizeof si) == sizeof si) {
                     if (si.ssi_signo == SIGCHLD) {
                         int status = 0;
+                        rusage usage{};
                         pid_t pid;
-                        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) on_child_exit(pid, status);
+                        while ((pid = ::wait4(-1, &status, WNOHANG, &usage)) > 0) on_child_exit(pid, status, usage);
                     } else {
                         report(std::string(strsignal(static_cast<int>(si.ssi_signo))) + ": stopping the system");
                         begin_down("signal");

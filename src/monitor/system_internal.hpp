@@ -5,6 +5,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -122,7 +123,7 @@ private:
     Result<void> spawn(Vm& v);
     pid_t fork_vm_process(const Vm& v, int their_sock);
     void loop();
-    void on_child_exit(pid_t pid, int status);
+    void on_child_exit(pid_t pid, int status, const rusage& usage);
     void on_vm_report(std::uint32_t index);
     void on_refused_connection(const Vm& v, const protocol::Report& r);
     void on_accept();

@@ -164,6 +164,9 @@ Result<Restart> Parser::restart(const toml::node& n, const std::string& key)
     return error(line_of(n), key, "bad restart policy " + quoted(r) + " (use \"never\" or \"on-failure\")");
 }
 
+constexpr const char* k_vm_keys =
+    "label, integrity, kernel, initrd, cmdline, memory, cpus, disks, networks, restart, max_restarts, cid, console_max";
+
 Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::key& k, const toml::node& n)
 {
     const std::string key = dotted("vm", name);
@@ -207,13 +210,13 @@ Result<VmSpec> Parser::vm(const Manifest& m, std::string_view name, const toml::
             vm.max_restarts = static_cast<std::uint32_t>(MOAT_TRY(integer(*vv, sub, 0, k_max_max_restarts)));
         } else if (kname == "networks") {
             vm.networks = MOAT_TRY(vm_networks(m, *vv, sub));
+        } else if (kname == "console_max") {
+            vm.console_max = MOAT_TRY(console_budget(*vv, sub));
         } else if (kname == "cid") {
             vm.cid = static_cast<std::uint64_t>(MOAT_TRY(integer(*vv, sub, 3, 0xfffffffe)));
             vm.cid_line = line_of(*vv);
         } else {
-            return unknown_key(*kk, key,
-                               "label, integrity, kernel, initrd, cmdline, memory, cpus, disks, networks, restart, max_restarts, "
-                               "cid");
+            return unknown_key(*kk, key, k_vm_keys);
         }
     }
     if (!secrecy) return error(vm.line, key + ".label", "missing (the VM's secrecy, e.g. \"public\")");

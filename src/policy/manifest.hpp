@@ -14,6 +14,7 @@
 #include "policy/label.hpp"
 #include "policy/lattice.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/limits.hpp"
 
 namespace moat::policy {
 
@@ -107,6 +108,9 @@ struct VmSpec {
     // The VM's vsock context ID: `cid` as written, or assigned in manifest order from 3,
     // skipping those written (protocol::check_cid); unique in the system.
     std::uint64_t cid = 0;
+    // What its console may write to the terminal and state/<name>.log per VM process, 0 for
+    // no bound (README, "Console output").
+    std::uint64_t console_max = protocol::k_console_budget;
 
     std::uint32_t line = 0;  // the [vm.NAME] table
     std::uint32_t label_line = 0;

@@ -212,6 +212,17 @@ private:
         return *size;
     }
 
+    // A console budget: a size up to protocol::k_max_console_budget, "0" for none.
+    Result<std::uint64_t> console_budget(const toml::node& n, std::string_view key)
+    {
+        const std::string text = MOAT_TRY(string(n, key));
+        auto size = parse_size(text);
+        if (!size) return error(line_of(n), key, "bad size " + quoted(text) + ": " + size.error().what);
+        if (*size > protocol::k_max_console_budget)
+            return error(line_of(n), key, quoted(text) + " is above the maximum of 1T (\"0\" for no budget)");
+        return *size;
+    }
+
     Result<std::vector<std::string>> name_list(const toml::node& n, std::string_view key)
     {
         const auto* a = n.as_array();

@@ -191,6 +191,7 @@ cpus = 255
 restart = "on-failure"
 max_restarts = 0
 disks = [{ volume = "base" }]
+console_max = "64K"
 )"));
     ASSERT_TRUE(r.has_value());
     const VmSpec& vm = r->vms[0];
@@ -202,6 +203,7 @@ disks = [{ volume = "base" }]
     EXPECT_EQ(vm.restart, Restart::OnFailure);
     EXPECT_EQ(vm.restart_line, 17u);
     EXPECT_EQ(vm.max_restarts, 0u);
+    EXPECT_EQ(vm.console_max, 64u << 10);
     ASSERT_EQ(vm.disks.size(), 1u);
     EXPECT_EQ(vm.disks[0].mode, DiskAccess::ReadOnly);  // default mode
     EXPECT_EQ(to_string(vm.disks[0].mode), std::string("ro"));
@@ -220,6 +222,18 @@ TEST(Manifest, Defaults)
     EXPECT_TRUE(vm.disks.empty());
     EXPECT_EQ(vm.restart, Restart::Never);
     EXPECT_EQ(vm.max_restarts, 3u);
+    EXPECT_EQ(vm.console_max, 8u << 20);
+}
+
+TEST(ManifestError, ConsoleBudget)
+{
+    EXPECT_EQ(error_of(with_vm("console_max = \"lots\"\n")).substr(0, 45), "demo.toml:13: vm.web.console_max: bad size 'l");
+    EXPECT_EQ(error_of(with_vm("console_max = \"2T\"\n")),
+              "demo.toml:13: vm.web.console_max: '2T' is above the maximum of 1T (\"0\" for no budget)");
+    EXPECT_EQ(error_of(with_vm("console_max = 5\n")).substr(0, 34), "demo.toml:13: vm.web.console_max: ");
+    auto r = parse(with_vm("console_max = \"0\"\n"));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->vms[0].console_max, 0u);  // no budget, by the policy's choice
 }
 
 TEST(Manifest, ArrayOfTablesDisksAndNoCategories)
@@ -333,7 +347,7 @@ TEST(ManifestError, UnknownKeys)
               "demo.toml:9: volume.base.colour: unknown key (expected one of: path, label, integrity)");
     EXPECT_EQ(error_of(with_vm("memroy = \"1G\"\n")),
               "demo.toml:13: vm.web.memroy: unknown key (expected one of: label, integrity, kernel, initrd, cmdline, "
-              "memory, cpus, disks, networks, restart, max_restarts, cid)");
+              "memory, cpus, disks, networks, restart, max_restarts, cid, console_max)");
     EXPECT_EQ(error_of(with_vm("disks = [{ volume = \"base\", mod = \"ro\" }]\n")),
               "demo.toml:13: vm.web.disks[0].mod: unknown key (expected one of: volume, mode)");
     EXPECT_EQ(error_of("networks = 1\n" + std::string(k_prefix)),
@@ -342,7 +356,7 @@ TEST(ManifestError, UnknownKeys)
               "demo.toml:4: lattice.order: unknown key (expected one of: levels, categories, integrity)");
     EXPECT_EQ(error_of(with_vm("[vm.web.extra]\n")),
               "demo.toml:13: vm.web.extra: unknown key (expected one of: label, integrity, kernel, initrd, cmdline, "
-              "memory, cpus, disks, networks, restart, max_restarts, cid)");
+              "memory, cpus, disks, networks, restart, max_restarts, cid, console_max)");
     // A key that needs quoting is shown quoted.
     EXPECT_EQ(error_of(with_vm("\"a b\" = 1\n")).substr(0, 28), "demo.toml:13: vm.web.\"a b\": ");
 }

@@ -26,6 +26,7 @@ std::string encode_launch(const VmLaunch& l, bool initrd, bool listener, bool co
     for (DiskAccess a : l.disks) s += std::string("disk ") + to_string(a) + "\n";
     if (l.supervision == Supervision::Standalone) s += "standalone 1\n";
     if (l.verbose) s += "verbose 1\n";
+    if (l.console_budget != k_console_budget) s += "console " + std::to_string(l.console_budget) + "\n";
     if (!l.jail) s += "jail 0\n";
     s += "uidbase " + std::to_string(l.uid_base) + "\n";
     if (l.vsock_cid != 0)
@@ -51,6 +52,7 @@ Result<void> send_launch(int sock, const VmLaunch& l, const LaunchFds& fds)
         return fail(Errc::InvalidInput, "launch: memory out of range or not whole pages");
     if (!check_cpus(l.cpus)) return fail(Errc::InvalidInput, "launch: vCPU count out of range");
     if (!check_uid_base(l.uid_base)) return fail(Errc::InvalidInput, "launch: uid base out of range");
+    if (l.console_budget > k_max_console_budget) return fail(Errc::InvalidInput, "launch: console budget out of range");
     if (fds.kvm < 0 || fds.kernel < 0) return fail(Errc::InvalidInput, "launch: no /dev/kvm or kernel descriptor");
     if (fds.disks.size() != l.disks.size()) return fail(Errc::InvalidInput, "launch: not one descriptor per disk");
     if (monitored != (fds.console_out >= 0) || monitored != (fds.console_log >= 0))

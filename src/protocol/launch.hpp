@@ -51,6 +51,9 @@ struct VmLaunch {
     std::vector<DiskAccess> disks;
     Supervision supervision = Supervision::Monitored;
     bool verbose = false;  // log at debug level
+    // Monitored only: what the console may write to console_out and console_log (LaunchFds),
+    // 0 for no bound; at most k_max_console_budget.
+    std::uint64_t console_budget = k_console_budget;
     // The VM process jails itself (src/jail/jail.hpp) unless told not to (`--no-jail`, for
     // debugging only); jailed as root, its uid and gid are uid_base + its pid.
     bool jail = true;

@@ -80,6 +80,8 @@ bool decode_field(Decoded& d, std::string_view key, std::string_view value)
         l.supervision = standalone ? Supervision::Standalone : Supervision::Monitored;
     } else if (key == "verbose") {
         return flag(value, l.verbose);
+    } else if (key == "console") {
+        return number(value, l.console_budget) && l.console_budget <= k_max_console_budget;
     } else if (key == "jail") {
         return flag(value, l.jail);
     } else if (key == "uidbase") {

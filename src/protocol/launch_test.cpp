@@ -54,6 +54,7 @@ TEST(LaunchMessage, RoundTrips)
     l.memory = 512ull << 20;
     l.cpus = 2;
     l.disks = {DiskAccess::ReadOnly, DiskAccess::ReadWrite};
+    l.console_budget = 65536;
     auto d = decode_launch(encode_launch(l, true));
     ASSERT_TRUE(d.has_value());
     EXPECT_EQ(d->vm.name, l.name);
@@ -64,6 +65,7 @@ TEST(LaunchMessage, RoundTrips)
     EXPECT_EQ(d->vm.disks, l.disks);
     EXPECT_EQ(d->vm.supervision, Supervision::Monitored);
     EXPECT_FALSE(d->vm.verbose);
+    EXPECT_EQ(d->vm.console_budget, 65536u);
     EXPECT_TRUE(d->vm.jail);
     EXPECT_EQ(d->vm.uid_base, k_default_uid_base);
     EXPECT_TRUE(d->vm.input_names.empty());
@@ -87,6 +89,7 @@ TEST(LaunchMessage, RoundTripsAStandaloneVm)
     EXPECT_EQ(d->vm.cmdline, l.cmdline);
     EXPECT_EQ(d->vm.supervision, Supervision::Standalone);
     EXPECT_TRUE(d->vm.verbose);
+    EXPECT_EQ(d->vm.console_budget, k_console_budget);  // the default, not sent
     EXPECT_FALSE(d->vm.jail);
     EXPECT_EQ(d->vm.uid_base, 100000u);
     EXPECT_FALSE(d->initrd);
@@ -120,6 +123,8 @@ TEST(LaunchMessage, RefusesMalformed)
         "name web\nmemory 16777216\nstandalone 2\ncmdline a\n",   // bad flag
         "name web\nmemory 16777216\nverbose \ncmdline a\n",       // bad flag
         "name web\nmemory 16777216\njail yes\ncmdline a\n",       // bad flag
+        "name web\nmemory 16777216\nconsole 1099511627777\ncmdline a\n",  // above 1T
+        "name web\nmemory 16777216\nconsole -5\ncmdline a\n",    // bad number
         "name web\nmemory 16777216\nuidbase 0\ncmdline a\n",      // ids of root and the users
         "name web\nmemory 16777216\nuidbase 2145386497\ncmdline a\n",  // ids past 2^31
         "name web\nmemory 16777216\nuidbase -1\ncmdline a\n",     // bad number

@@ -16,6 +16,7 @@ inline constexpr std::uint32_t k_max_vcpus = 255;              // xAPIC ids 0..2
 // What a VM process in a system writes of its guest's console to the terminal and its log file
 // (README, "Console output"); past it, bytes are dropped and counted (vmm/console.hpp).
 inline constexpr std::uint64_t k_console_budget = 8ull << 20;
+inline constexpr std::uint64_t k_max_console_budget = 1ull << 40;
 // Network interfaces (virtio-net devices) of one VM.
 inline constexpr std::size_t k_max_launch_nets = 8;
 

@@ -20,7 +20,6 @@
 #include "jail/jail.hpp"
 #include "protocol/exit_status.hpp"
 #include "protocol/launch_receive.hpp"
-#include "protocol/limits.hpp"
 #include "vmm/machine.hpp"
 #include "vmm/vm_exit.hpp"
 
@@ -131,7 +130,7 @@ vmm::VmConfig config_from(protocol::Launch& launch, bool interactive)
     } else {
         c.console_out = launch.console_out.get();
         c.console_log = launch.console_log.get();
-        c.console_budget = protocol::k_console_budget;
+        c.console_budget = vm.console_budget;
         c.console_prefix = vm.name + " | ";
         c.monitor = protocol::k_launch_fd;
     }
