@@ -103,6 +103,12 @@ __attribute__((noreturn)) void rt_poweroff(void);
 __attribute__((noreturn)) void rt_reset(void);
 __attribute__((noreturn)) void rt_halt(void);
 
+/* Expected faults: until rt_caught(), an exception `vector` is counted and the faulting
+ * instruction (`insn_len` bytes) skipped instead of ending the test. rt_caught() disarms and
+ * returns how many were caught so far. One CPU at a time. */
+void rt_catch(int vector, uint64_t insn_len);
+uint64_t rt_caught(void);
+
 /* Loads the runtime's IDT on this CPU (the BSP does it at start; APs call it themselves). */
 void rt_load_idt(void);
 

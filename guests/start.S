@@ -38,7 +38,10 @@ _start:
 	jmp 1b
 
 /* One stub per exception vector: push a zero error code where the CPU pushes none, push the
- * vector, and hand a struct exception_frame to rt_exception (which does not return). */
+ * vector, save the registers a C call may change, and hand a struct exception_frame to
+ * rt_exception. It returns only for a fault the guest said it expects (rt_catch), with the
+ * frame's rip moved past the faulting instruction: then the registers come back and iretq
+ * resumes there. */
 	.macro exception_stub vec
 exception_stub_\vec:
 	.if (\vec == 8) || (\vec == 10) || (\vec == 11) || (\vec == 12) || (\vec == 13) || (\vec == 14) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
@@ -55,12 +58,33 @@ exception_stub_\vec:
 	.endr
 
 exception_common:
-	mov %rsp, %rdi
+	push %rax
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	push %rbp
+	lea 80(%rsp), %rdi	/* the frame: vector, error code, then what the CPU pushed */
+	mov %rsp, %rbp
 	and $-16, %rsp
 	call rt_exception
-2:	cli
-	hlt
-	jmp 2b
+	mov %rbp, %rsp
+	pop %rbp
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rax
+	add $16, %rsp		/* the vector and the error code */
+	iretq
 
 	.section .rodata
 	.balign 8
