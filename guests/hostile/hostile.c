@@ -241,6 +241,31 @@ bool hx_blk_refused(uint64_t base, int st)
 	return how != 0;
 }
 
+int hx_blk_submit(uint64_t base, struct hq *q, uint16_t head, volatile uint8_t *status)
+{
+	if (status)
+		*status = HX_NO_STATUS;
+	hx_blk_used_len = 0;
+	hx_publish(base, 0, q, head);
+	struct vq_used_elem e;
+	if (!hx_wait_used(q, HX_WAIT, &e))
+		return -1;
+	hx_blk_used_len = e.len;
+	hx_w(base, VM_INTERRUPT_ACK, hx_r(base, VM_INTERRUPT_STATUS));
+	return status ? *status : HX_NO_STATUS;
+}
+
+static uint8_t reads_buffer[SECTOR] __attribute__((aligned(16)));
+
+bool hx_blk_reads(uint64_t base, struct hq *q)
+{
+	memset(reads_buffer, 0, sizeof(reads_buffer));
+	int st = hx_blk_request(base, q, BLK_T_IN, 0, reads_buffer, SECTOR, true);
+	bool ok = st == BLK_S_OK && memcmp(reads_buffer, "MOATDISK", 8) == 0;
+	rt_print(ok ? "the disk still reads, no reset needed\n" : "the disk no longer reads without a reset\n");
+	return ok;
+}
+
 static uint8_t recover_buffer[SECTOR] __attribute__((aligned(16)));
 
 bool hx_blk_recovers(uint64_t zero_page)

@@ -150,6 +150,25 @@ bool hx_blk_refused(uint64_t base, int st);
  * hostile-test's "MOATDISK" pattern). Whether the device works again. */
 bool hx_blk_recovers(uint64_t zero_page);
 
+/* For cases that build their own chains: the request header (§5.2.6) and one descriptor. */
+struct blk_hdr {
+	uint32_t type;     /* offset 0 */
+	uint32_t reserved; /* offset 4 */
+	uint64_t sector;   /* offset 8 */
+};
+static inline void hx_desc(struct hq *q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	q->desc[i] = (struct vq_desc){ addr, len, flags, next };
+}
+#define HX_ADDR(p) ((uint64_t)(uintptr_t)(p))
+/* Publishes chain `head`, which the case wrote into q->desc, on queue 0 and waits as
+ * hx_blk_request does. `status` (may be 0) is the byte the chain's status descriptor names: set
+ * to HX_NO_STATUS first, and returned (HX_NO_STATUS when 0); -1 when no used element came.
+ * hx_blk_used_len as there. */
+int hx_blk_submit(uint64_t base, struct hq *q, uint16_t head, volatile uint8_t *status);
+/* A plain read of sector 0 on an open queue, no reset: whether it answers OK with "MOATDISK". */
+bool hx_blk_reads(uint64_t base, struct hq *q);
+
 /* Prints "VERDICT: PASS what" or "VERDICT: FAIL what", then powers the VM off. */
 __attribute__((noreturn)) void hx_verdict(bool ok, const char *what);
 /* Prints "NAME: value" (decimal) on its own line. */
