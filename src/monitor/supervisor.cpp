@@ -135,6 +135,8 @@ Result<void> System::spawn(Vm& v)
     v.pid = pid;
     v.state = VmState::Running;
     v.started_ms = now_ms();
+    v.reports_this_minute = 0;
+    v.reports_suppressed = 0;
     v.sock = std::move(mine);
 
     // The record authorising the hand-over is durable before the descriptors leave.
@@ -237,7 +239,8 @@ void System::on_child_exit(pid_t pid, int status, const rusage& usage)
                       {"status", code},
                       {"requested", requested ? "yes" : "no"},
                       {"cpu_ms", cpu_ms},
-                      {"max_rss_kb", std::int64_t{usage.ru_maxrss}}});
+                      {"max_rss_kb", std::int64_t{usage.ru_maxrss}},
+                      {"reports_suppressed", static_cast<std::int64_t>(v.reports_suppressed)}});
     if (requested) {
         v.state = VmState::Stopped;
         report(name + " stopped");
@@ -274,6 +277,17 @@ void System::on_vm_report(std::uint32_t index)
         return;
     }
     if (n < 0) return;
+    const std::uint64_t now = now_ms();
+    if (now - v.report_minute_ms >= 60'000) {
+        v.report_minute_ms = now;
+        v.reports_this_minute = 0;
+    }
+    if (++v.reports_this_minute > k_reports_per_minute) {
+        if (v.reports_suppressed++ == 0)
+            report(v.spec->name + ": more than " + std::to_string(k_reports_per_minute) +
+                   " reports a minute from its VM process: the rest are counted, not audited");
+        return;
+    }
     const auto& disks = v.spec->disks;
     if (n == static_cast<ssize_t>(sizeof r) && r.kind == static_cast<std::uint32_t>(protocol::ReportKind::RefusedConnection) &&
         r.count != 0 && r.cid <= 0xffffffff) {
@@ -288,6 +302,11 @@ void System::on_vm_report(std::uint32_t index)
                                      {"budget", static_cast<std::int64_t>(v.spec->console_max)}});
         report(v.spec->name + ": " + std::to_string(bytes) + " bytes of console output dropped past its budget of " +
                std::to_string(v.spec->console_max) + " bytes");
+        return;
+    }
+    if (n == static_cast<ssize_t>(sizeof r) && r.kind == static_cast<std::uint32_t>(protocol::ReportKind::DeviceFault) &&
+        r.count != 0 && r.cid < 64) {
+        on_device_fault(v, r);
         return;
     }
     if (n != static_cast<ssize_t>(sizeof r) || r.kind != static_cast<std::uint32_t>(protocol::ReportKind::DeniedWrite) ||
@@ -318,6 +337,22 @@ void System::on_refused_connection(const Vm& v, const protocol::Report& r)
                                     {"detail", "no channel in the manifest: the guest's connection was reset"}});
     report(v.spec->name + ": " + std::to_string(count) + (count == 1 ? " connection" : " connections") +
            " without a channel refused (the last to CID " + std::to_string(r.cid) + " port " + std::to_string(r.item) + ")");
+}
+
+// A VM process counted its guest breaking a virtio device's rules (the device refused, ignored
+// or stopped): at most one report a minute.
+void System::on_device_fault(const Vm& v, const protocol::Report& r)
+{
+    const auto count = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
+    const std::string device = r.item == 1 ? "virtio-net" : r.item == 2 ? "virtio-blk" : r.item == 19 ? "virtio-vsock"
+                                                                                      : "virtio device " + std::to_string(r.item);
+    audit("vm.device_fault", {{"vm", std::string_view(v.spec->name)},
+                              {"device", std::string_view(device)},
+                              {"slot", static_cast<std::int64_t>(r.cid)},
+                              {"count", count},
+                              {"detail", "the guest broke the device's rules; the device refused, ignored or stopped"}});
+    report(v.spec->name + ": " + std::to_string(count) + (count == 1 ? " fault" : " faults") + " of the guest on its " +
+           device + " (slot " + std::to_string(r.cid) + ")");
 }
 
 void System::loop()

@@ -56,7 +56,15 @@ struct Vm {
     std::uint64_t stop_sent_ms = 0;  // when SIGTERM went out (Stopping)
     std::uint32_t restarts = 0;
     std::string last_end;
+    // Its reports audited in the current minute, and those past the limit (k_reports_per_minute):
+    // a VM process, which may be compromised, cannot make the monitor write without bound.
+    std::uint64_t report_minute_ms = 0;
+    std::uint32_t reports_this_minute = 0;
+    std::uint64_t reports_suppressed = 0;
 };
+// What the VM process of a well-behaved guest sends at most: one report a second for refused
+// writes and one for refused connections, and one a minute each for the console and faults.
+inline constexpr std::uint32_t k_reports_per_minute = 150;
 
 // What a VM process's wait status means (the statuses of `moat run`, which every VM process shares).
 struct Ending {
@@ -126,6 +134,7 @@ private:
     void on_child_exit(pid_t pid, int status, const rusage& usage);
     void on_vm_report(std::uint32_t index);
     void on_refused_connection(const Vm& v, const protocol::Report& r);
+    void on_device_fault(const Vm& v, const protocol::Report& r);
     void on_accept();
     void on_client(std::uint32_t id);
     void handle_request(Client& c, const Request& r);

@@ -59,6 +59,9 @@ public:
     // Guest fault the device cannot recover from: sets DEVICE_NEEDS_RESET (§2.1.2) and stops
     // further queue processing until the driver resets the device.
     virtual void device_needs_reset() = 0;
+    // The guest broke the device's rules and the device coped (a malformed request dropped or
+    // failed, a buffer outside guest memory): counted, and reported to the monitor's audit log.
+    virtual void guest_fault() = 0;
     // Asks for one poll_queue(queue) call on the event thread about `delay` from now, whether or
     // not the driver notifies; a later request replaces an earlier one that has not fired. A
     // poll may come early or, after a reset, for nothing: the device must tolerate both.

@@ -46,6 +46,7 @@ void MmioTransport::Notifier::notify_config_change()
 void MmioTransport::Notifier::device_needs_reset()
 {
     if (m_t.m_needs_reset.exchange(true, std::memory_order_acq_rel)) return;
+    m_t.guest_fault();
     MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: device %u needs reset after a guest fault", m_t.m_device->device_id());
     // §2.1.2: after DRIVER_OK, a device setting DEVICE_NEEDS_RESET sends a config change
     // notification so the driver notices.
@@ -84,9 +85,19 @@ MmioTransport::~MmioTransport()
     m_active = false;
 }
 
+std::uint32_t MmioTransport::device_id() const { return m_device->device_id(); }
+
 std::size_t MmioTransport::queue_count() const { return m_queues.size(); }
 
 void MmioTransport::set_notify_forwarder(std::function<void(std::uint32_t)> f) { m_forwarder = std::move(f); }
+
+void MmioTransport::set_fault_hook(std::function<void()> f) { m_fault_hook = std::move(f); }
+
+void MmioTransport::guest_fault()
+{
+    m_faults.fetch_add(1, std::memory_order_relaxed);
+    if (m_fault_hook) m_fault_hook();
+}
 
 void MmioTransport::set_poll_timer(std::function<bool(std::uint32_t, std::chrono::microseconds)> f)
 {
@@ -121,6 +132,7 @@ void MmioTransport::read(std::uint64_t offset, std::span<std::byte> data)
     if (!is_register_access(offset, data.size())) {
         MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: ignored %zu-byte read at register offset 0x%llx", data.size(),
                              static_cast<unsigned long long>(offset));
+        guest_fault();
         return;
     }
     std::lock_guard regs(m_regs);
@@ -171,6 +183,7 @@ void MmioTransport::write(std::uint64_t offset, std::span<const std::byte> data)
     if (!is_register_access(offset, data.size())) {
         MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: ignored %zu-byte write at register offset 0x%llx", data.size(),
                              static_cast<unsigned long long>(offset));
+        guest_fault();
         return;
     }
     const std::uint32_t v = load_le32(data);
@@ -200,6 +213,7 @@ void MmioTransport::write_register(std::uint64_t offset, std::uint32_t v)
         // §3.1.1 step 5: features are written after DRIVER and before FEATURES_OK.
         if ((status & VIRTIO_CONFIG_S_DRIVER) == 0 || (status & VIRTIO_CONFIG_S_FEATURES_OK) != 0) {
             MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: DriverFeatures write outside feature negotiation ignored");
+            guest_fault();
             return;
         }
         if (m_driver_features_sel == 0)
@@ -226,6 +240,7 @@ void MmioTransport::write_register(std::uint64_t offset, std::uint32_t v)
     default:
         MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: write to read-only or reserved register 0x%llx ignored",
                              static_cast<unsigned long long>(offset));
+        guest_fault();
         return;
     }
 }
@@ -241,6 +256,7 @@ void MmioTransport::write_queue_register(std::uint64_t offset, std::uint32_t v)
                              (status & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED)) == 0;
     if (!q || !setup_phase) {
         MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: queue register write outside queue setup ignored");
+        guest_fault();
         return;
     }
     if (offset == mmio::QueueReady) {
@@ -255,6 +271,7 @@ void MmioTransport::write_queue_register(std::uint64_t offset, std::uint32_t v)
         auto queue = Queue::create(m_mem, cfg, m_device->queue_max_sizes()[m_queue_sel], m_driver_features);
         if (!queue) {
             MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: queue %u rejected: %s", m_queue_sel, queue.error().what);
+            guest_fault();
             m_needs_reset.store(true, std::memory_order_release);
             return;
         }
@@ -265,6 +282,7 @@ void MmioTransport::write_queue_register(std::uint64_t offset, std::uint32_t v)
     // §4.2.2: the driver must not change a queue's registers while QueueReady is set.
     if (q->ready) {
         MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: write to a ready queue's registers ignored");
+        guest_fault();
         return;
     }
     switch (offset) {
@@ -310,6 +328,7 @@ void MmioTransport::write_status(std::uint32_t v)
     const bool after_failed = (old & VIRTIO_CONFIG_S_FAILED) && next != old;
     if (unknown_bits || clears_bits || misordered || after_failed) {
         MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: invalid status transition 0x%x -> 0x%x ignored", old, v);
+        guest_fault();
         return;
     }
     const std::uint32_t added = next & ~old;
@@ -318,6 +337,7 @@ void MmioTransport::write_status(std::uint32_t v)
         // follow in the same write.
         MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: driver features 0x%llx refused",
                              static_cast<unsigned long long>(m_driver_features));
+        guest_fault();
         next &= ~(VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
     }
     m_status.store(next, std::memory_order_release);
@@ -367,6 +387,7 @@ void MmioTransport::notify(std::uint32_t queue)
     if (!m_active || m_needs_reset.load(std::memory_order_acquire)) return;
     if (queue >= m_queues.size()) {
         MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: notify for missing queue %u ignored", queue);
+        guest_fault();
         return;
     }
     m_device->process_queue(queue);

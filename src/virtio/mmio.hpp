@@ -94,6 +94,7 @@ public:
     void host_ready(std::uint32_t token);
 
     std::size_t queue_count() const;
+    std::uint32_t device_id() const;
 
     // Setup only (before vCPUs run). If set, a QueueNotify register write is handed to `f`
     // (which signals the event thread) instead of processing the queue on the vCPU thread.
@@ -102,6 +103,13 @@ public:
     // thread call poll(queue) after `delay` (re-arming replaces the pending expiry) and returns
     // whether it could. Without it, DriverNotifier::poll_later() returns false.
     void set_poll_timer(std::function<bool(std::uint32_t, std::chrono::microseconds)> f);
+
+    // Setup only (before vCPUs run). `f` runs (on any thread, rarely under no lock) each time the
+    // driver or the device counts a guest fault: the guest broke a rule of the transport or the
+    // device, which ignored, refused or stopped on it.
+    void set_fault_hook(std::function<void()> f);
+    // Any thread: guest faults counted since the last call.
+    std::uint64_t take_faults() { return m_faults.exchange(0, std::memory_order_relaxed); }
 
     // True once the device set DEVICE_NEEDS_RESET; cleared by a driver reset.
     bool needs_reset() const;
@@ -116,6 +124,7 @@ private:
         void notify_config_change() override;
         void device_needs_reset() override;
         bool poll_later(std::uint32_t queue, std::chrono::microseconds delay) override;
+        void guest_fault() override { m_t.guest_fault(); }
 
     private:
         MmioTransport& m_t;
@@ -141,12 +150,14 @@ private:
     bool features_acceptable() const;    // m_regs held
     QueueRegs* selected_queue();         // m_regs held; nullptr when QueueSel is out of range
     void raise(std::uint32_t cause);
+    void guest_fault();
 
     const memory::GuestMemory& m_mem;
     std::unique_ptr<Device> m_device;
     InterruptLine& m_irq;
     std::function<void(std::uint32_t)> m_forwarder;  // set before vCPUs start; then read-only
     std::function<bool(std::uint32_t, std::chrono::microseconds)> m_poll_timer;  // likewise
+    std::function<void()> m_fault_hook;                                           // likewise
     Notifier m_notifier{*this};
 
     std::mutex m_io;        // lock order: first
@@ -164,6 +175,7 @@ private:
     std::atomic<bool> m_needs_reset{false};
     std::atomic<std::uint32_t> m_interrupt_status{0};
     std::atomic<std::uint32_t> m_config_generation{0};
+    std::atomic<std::uint64_t> m_faults{0};
 };
 
 }  // namespace moat::virtio

@@ -144,7 +144,11 @@ Result<void> attach(State& s, VirtioSlot slot)
     MOAT_TRY(s.mmio.insert(base, layout::k_virtio_mmio_size, *slot.window));
     MOAT_TRY(notifications(s, slot, base));
     MOAT_TRY(poll_timers(slot));
+    // Guest faults go to the monitor's audit log (monitor_link.cpp), at most once a minute.
+    State* st = &s;
+    if (s.monitor >= 0) slot.transport->set_fault_hook([st] { st->arm_report(60); });
     s.virtio.push_back(std::move(slot));
+    s.device_faults.push_back(0);
     return {};
 }
 

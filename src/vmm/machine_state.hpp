@@ -109,8 +109,11 @@ struct Machine::State {
     // forever costs the audit log one record a minute), and when the VM ends.
     std::uint64_t console_dropped = 0;
     std::int64_t console_reported_ms = -1;  // CLOCK_MONOTONIC of the last such report
+    // Guest faults per virtio slot (MmioTransport::take_faults), reported likewise.
+    std::vector<std::uint64_t> device_faults;
+    std::int64_t faults_reported_ms = -1;
     base::UniqueFd report_timer;
-    std::atomic<bool> report_armed{false};  // the vCPU threads arm it too (console drops)
+    std::atomic<int> report_armed{0};  // seconds it was armed for, 0 when not; vCPU threads arm it too
     base::UniqueFd stop_fd;
     std::atomic<bool> stopping{false};
     std::mutex exit_lock;
@@ -131,8 +134,9 @@ struct Machine::State {
     void note_denied_write(std::size_t disk);
     void note_refused_connection(std::uint64_t cid, std::uint32_t port);
     void send_reports(bool last = false);
-    // Any thread: arms the report timer to fire in `seconds`, unless it is armed.
+    // Any thread: arms the report timer to fire in `seconds`, unless it is armed to fire sooner.
     void arm_report(int seconds = 1);
+    bool minute_due(std::int64_t& sent_ms, bool last);  // monitor_link.cpp
 };
 
 // vcpu.cpp: starts one thread per vCPU (they inherit the caller's signal mask) and stops and

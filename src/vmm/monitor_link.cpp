@@ -29,7 +29,7 @@ void send_report(int monitor, const protocol::Report& r)
 
 }  // namespace
 
-constexpr std::int64_t k_console_report_ms = 60'000;
+constexpr std::int64_t k_minute_ms = 60'000;
 
 std::int64_t monotonic_ms()
 {
@@ -40,10 +40,28 @@ std::int64_t monotonic_ms()
 
 void Machine::State::arm_report(int seconds)
 {
-    if (report_armed.exchange(true, std::memory_order_acq_rel)) return;
+    // Armed for longer (a minute's back-off), a report due sooner moves the expiry up.
+    int armed = report_armed.load(std::memory_order_acquire);
+    do {
+        if (armed != 0 && armed <= seconds) return;
+    } while (!report_armed.compare_exchange_weak(armed, seconds, std::memory_order_acq_rel));
     itimerspec in{};
     in.it_value.tv_sec = seconds;
-    if (::timerfd_settime(report_timer.get(), 0, &in, nullptr) != 0) report_armed.store(false, std::memory_order_release);
+    if (::timerfd_settime(report_timer.get(), 0, &in, nullptr) != 0) report_armed.store(0, std::memory_order_release);
+}
+
+// Whether a report held back to once a minute (the last sent at `sent_ms`, -1 for never) may
+// go now; if not, the timer is armed for when it may.
+bool Machine::State::minute_due(std::int64_t& sent_ms, bool last)
+{
+    const std::int64_t now = monotonic_ms();
+    const std::int64_t wait = sent_ms < 0 ? 0 : sent_ms + k_minute_ms - now;
+    if (!last && wait > 0) {
+        arm_report(static_cast<int>(wait / 1000 + 1));
+        return false;
+    }
+    sent_ms = now;
+    return true;
 }
 
 void Machine::State::note_denied_write(std::size_t disk)
@@ -63,7 +81,7 @@ void Machine::State::note_refused_connection(std::uint64_t cid, std::uint32_t po
 
 void Machine::State::send_reports(bool last)
 {
-    report_armed.store(false, std::memory_order_release);
+    report_armed.store(0, std::memory_order_release);
     if (monitor < 0) return;
     for (std::size_t d = 0; d < denied_writes.size(); ++d) {
         if (denied_writes[d] == 0) continue;
@@ -77,16 +95,22 @@ void Machine::State::send_reports(bool last)
         refused_connections = 0;
     }
     console_dropped += console->take_dropped();
-    if (console_dropped == 0) return;
-    const std::int64_t now = monotonic_ms();
-    const std::int64_t wait = console_reported_ms < 0 ? 0 : console_reported_ms + k_console_report_ms - now;
-    if (!last && wait > 0) {
-        arm_report(static_cast<int>(wait / 1000 + 1));
-        return;
+    if (console_dropped != 0 && minute_due(console_reported_ms, last)) {
+        send_report(monitor, {static_cast<std::uint32_t>(protocol::ReportKind::ConsoleDropped), 0, console_dropped, 0});
+        console_dropped = 0;
     }
-    send_report(monitor, {static_cast<std::uint32_t>(protocol::ReportKind::ConsoleDropped), 0, console_dropped, 0});
-    console_dropped = 0;
-    console_reported_ms = now;
+    bool faults = false;
+    for (std::size_t i = 0; i < virtio.size(); ++i) {
+        device_faults[i] += virtio[i].transport->take_faults();
+        faults = faults || device_faults[i] != 0;
+    }
+    if (!faults || !minute_due(faults_reported_ms, last)) return;
+    for (std::size_t i = 0; i < virtio.size(); ++i) {
+        if (device_faults[i] == 0) continue;
+        send_report(monitor, {static_cast<std::uint32_t>(protocol::ReportKind::DeviceFault), virtio[i].transport->device_id(),
+                              device_faults[i], i});
+        device_faults[i] = 0;
+    }
 }
 
 MonitorMessage receive_from_monitor(int monitor)

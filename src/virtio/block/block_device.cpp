@@ -214,10 +214,12 @@ std::optional<std::uint32_t> BlockDevice::serve(Queue::OnEmpty on_empty)
         const std::uint16_t head = chain.head_index();
         std::uint32_t used_len = 0;
         auto req = Request::parse(*m_mem, chain, Request::Limits{m_capacity, k_seg_max});
-        if (req)
+        if (req) {
             used_len = execute(*req);
-        else
+        } else {
             MOAT_LOG_RATELIMITED(Warn, "virtio-blk: malformed request dropped: %s", req.error().what);
+            m_notifier->guest_fault();
+        }
         if (auto r = q.add_used(head, used_len); !r) {
             MOAT_LOG_RATELIMITED(Warn, "virtio-blk: used ring write failed: %s", r.error().what);
             m_notifier->device_needs_reset();

@@ -63,6 +63,7 @@ public:
     void notify_used() override { ++used; }
     void notify_config_change() override { ++config; }
     void device_needs_reset() override { ++needs_reset; }
+    void guest_fault() override { ++faults; }
     bool poll_later(std::uint32_t queue, std::chrono::microseconds delay) override
     {
         polls.push_back({queue, delay});
@@ -77,6 +78,7 @@ public:
     int used = 0;
     int config = 0;
     int needs_reset = 0;
+    int faults = 0;
 };
 
 std::vector<std::byte> pattern(std::size_t n, unsigned seed)
@@ -275,6 +277,7 @@ TEST(BlockDevice, MalformedRequestIsReturnedUnanswered)
     EXPECT_EQ(r.g.used_elem(0).len.get(), 0u);
     EXPECT_EQ(*r.g.mem().read_obj<std::uint8_t>(GuestAddress(k_status)), 0xee);
     EXPECT_EQ(r.notifier.needs_reset, 0);
+    EXPECT_EQ(r.notifier.faults, 1);  // counted for the monitor's audit log
     // The queue keeps working.
     EXPECT_EQ(r.submit(VIRTIO_BLK_T_FLUSH, 0, {}).first, VIRTIO_BLK_S_OK);
 }

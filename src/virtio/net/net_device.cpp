@@ -172,6 +172,7 @@ bool NetDevice::serve_tx_round()
         } else {
             ++m_counters.tx_dropped;
             MOAT_LOG_RATELIMITED(Warn, "virtio-net: transmit buffer dropped: %s", b.error().what);
+            m_notifier->guest_fault();
         }
         if (!m_txq->add_used(head, 0)) {
             queue_fault();
@@ -188,6 +189,7 @@ void NetDevice::transmit(const ChainBuffers& b)
     if (b.total < k_tx_head || !copy_from_chain(*m_mem, b, 0, head)) {
         ++m_counters.tx_dropped;
         MOAT_LOG_RATELIMITED(Warn, "virtio-net: transmit buffer shorter than its headers, or outside guest memory");
+        m_notifier->guest_fault();
         return;
     }
     NetHdr raw;
@@ -197,6 +199,7 @@ void NetDevice::transmit(const ChainBuffers& b)
         ++m_counters.tx_dropped;
         MOAT_LOG_RATELIMITED(Warn, "virtio-net: transmitted frame dropped: %.*s", static_cast<int>(c.why.size()),
                              c.why.data());
+        m_notifier->guest_fault();
         return;
     }
     const auto eth = std::span(reinterpret_cast<const std::uint8_t*>(head.data() + k_hdr), k_eth_header);
@@ -204,6 +207,7 @@ void NetDevice::transmit(const ChainBuffers& b)
         ++m_counters.tx_spoofed;
         MOAT_LOG_RATELIMITED(Warn, "virtio-net: a frame from another source MAC address was dropped (%llu so far)",
                              static_cast<unsigned long long>(m_counters.tx_spoofed));
+        m_notifier->guest_fault();
         return;
     }
     raw = encode(for_tap(h));
@@ -212,6 +216,7 @@ void NetDevice::transmit(const ChainBuffers& b)
     if (!rest) {
         ++m_counters.tx_dropped;
         MOAT_LOG_RATELIMITED(Warn, "virtio-net: transmit buffer outside guest memory: %s", rest.error().what);
+        m_notifier->guest_fault();
         return;
     }
     // The headers from the device's copy, the payload from guest memory: what the guest changes
@@ -349,6 +354,7 @@ bool NetDevice::take_rx()
         }
         ++m_counters.rx_dropped;
         MOAT_LOG_RATELIMITED(Warn, "virtio-net: receive buffer unusable, returned empty");
+        m_notifier->guest_fault();
         give_back(ChainBuffers{head, {}, 0}, 0);
         if (!m_mem) return false;
     }
@@ -409,6 +415,7 @@ void NetDevice::complete(NetHdr raw, std::uint64_t len)
     if (!ok) {
         ++m_counters.rx_dropped;  // the header's place is outside guest memory: the buffers go back empty
         MOAT_LOG_RATELIMITED(Warn, "virtio-net: receive buffer outside guest memory");
+        m_notifier->guest_fault();
     }
     use_held(count, ok ? len : 0, {});
     if (ok) ++m_counters.rx_frames;
@@ -428,6 +435,7 @@ void NetDevice::use_held(std::size_t count, std::uint64_t len, std::span<const s
             ++m_counters.rx_dropped;  // outside guest memory: the frame is lost, the buffer returned
             filled = 0;
             MOAT_LOG_RATELIMITED(Warn, "virtio-net: receive buffer outside guest memory");
+            m_notifier->guest_fault();
         }
         give_back(b, filled);
         off += n;

@@ -106,6 +106,7 @@ public:
     void notify_used() override { ++used; }
     void notify_config_change() override {}
     void device_needs_reset() override { ++needs_reset; }
+    void guest_fault() override { ++faults; }
     bool poll_later(std::uint32_t q, std::chrono::microseconds) override
     {
         polls.push_back(q);
@@ -113,6 +114,7 @@ public:
     }
     int used = 0;
     int needs_reset = 0;
+    int faults = 0;
     bool timer = true;
     std::vector<std::uint32_t> polls;
 };
@@ -312,6 +314,7 @@ TEST(NetDevice, DropsFramesWithAnotherSourceMacAndCountsThem)
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].substr(k_hdr), frame_from(k_mac, 100));
     EXPECT_EQ(r.dev->counters().tx_spoofed, 1u);
+    EXPECT_EQ(r.notifier.faults, 1);
     EXPECT_EQ(r.tx.used_idx(), 2) << "the spoofed frame's buffer is returned";
 }
 

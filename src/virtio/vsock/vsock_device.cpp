@@ -146,6 +146,7 @@ bool VsockDevice::serve_tx()
         } else {
             ++m_dropped;
             MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: transmit buffer dropped: %s", b.error().what);
+            m_notifier->guest_fault();
         }
         if (!m_txq->add_used(head, 0)) {
             queue_fault();
@@ -162,6 +163,7 @@ void VsockDevice::handle_tx(const ChainBuffers& b)
     if (b.total < k_hdr || !copy_from_chain(*m_mem, b, 0, std::as_writable_bytes(std::span(&raw, 1)))) {
         ++m_dropped;
         MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: transmit buffer shorter than a header dropped");
+        m_notifier->guest_fault();
         return;
     }
     const Header h = decode(raw);
@@ -170,6 +172,7 @@ void VsockDevice::handle_tx(const ChainBuffers& b)
         ++m_dropped;
         MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: packet op %u from port %u: %.*s", h.op, h.src_port,
                              static_cast<int>(c.why.size()), c.why.data());
+        m_notifier->guest_fault();
         if (c.verdict == Verdict::Reset) reply_rst(h);
         return;
     }
@@ -183,6 +186,7 @@ void VsockDevice::handle_packet(const Header& h, const ChainBuffers& b)
     if (c && c->state == Connection::State::Confirming && h.op != VIRTIO_VSOCK_OP_RST) {
         MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: op %u from port %u before its connection was answered: reset", h.op,
                              h.src_port);
+        m_notifier->guest_fault();
         close(*c, true);  // nothing but waiting (or giving up) is the guest's before RESPONSE
         return;
     }
@@ -232,6 +236,7 @@ bool VsockDevice::take_rx()
         }
         ++m_dropped;
         MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: receive buffer unusable, returned empty");
+        m_notifier->guest_fault();
         if (!m_rxq->add_used(head, 0)) {
             queue_fault();
             return false;
@@ -252,6 +257,7 @@ void VsockDevice::put_rx(const Header& h, std::uint32_t payload)
         ++m_dropped;  // a buffer outside guest memory: returned empty, the packet lost
         payload = 0;
         MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: receive buffer outside guest memory");
+        m_notifier->guest_fault();
     }
     if (!m_rxq->add_used(b.head, static_cast<std::uint32_t>(k_hdr) + payload)) {
         queue_fault();

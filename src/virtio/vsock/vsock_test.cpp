@@ -108,9 +108,11 @@ public:
     void notify_used() override { ++used; }
     void notify_config_change() override {}
     void device_needs_reset() override { ++needs_reset; }
+    void guest_fault() override { ++faults; }
     bool poll_later(std::uint32_t, std::chrono::microseconds) override { return false; }
     int used = 0;
     int needs_reset = 0;
+    int faults = 0;
 };
 
 struct Packet {
@@ -345,6 +347,7 @@ TEST(VsockDevice, MalformedPacketsAreDroppedOrReset)
     EXPECT_EQ(got[0].h.op, VIRTIO_VSOCK_OP_RST);
     EXPECT_EQ(got[0].h.src_port, 5u);
     EXPECT_EQ(t.dev->dropped(), 5u);
+    EXPECT_EQ(t.notifier.faults, 5);  // each one counted for the monitor's audit log
     EXPECT_EQ(t.notifier.needs_reset, 0);
 }
 
