@@ -90,12 +90,23 @@ struct vs_hdr {
 } __attribute__((packed));
 _Static_assert(sizeof(struct vs_hdr) == 44, "virtio_vsock_hdr is 44 bytes");
 
+/* A queue's three parts in one caller's block (size <= 256): the descriptor table, the avail
+ * ring and the used ring a page apart each (§2.7: alignments 16, 2 and 4). */
+#define PF_RING_BYTES (3 * 4096)
+static inline void pf_queue(struct hq *q, uint8_t *mem, uint16_t size)
+{
+	memset(mem, 0, PF_RING_BYTES);
+	*q = (struct hq){ size, (struct vq_desc *)mem, (volatile uint16_t *)(mem + 4096),
+			  (volatile uint16_t *)(mem + 8192), 0 };
+}
+
 struct pvs {
+	uint8_t ring[3][PF_RING_BYTES] __attribute__((aligned(4096)));
+	uint8_t rxbuf[VS_RX][VS_RX_LEN] __attribute__((aligned(64)));
+	struct vs_hdr txhdr[VS_TX]; /* one header slot per transmit descriptor */
 	uint64_t base, cid;
 	struct hq rx, tx, ev;
 	uint64_t tx_sent, tx_used; /* chains published and returned on the transmit queue */
-	uint8_t (*rxbuf)[VS_RX_LEN];
-	struct vs_hdr *txhdr; /* one header slot per transmit descriptor */
 };
 
 static inline void pv_post_rx(struct pvs *v, uint16_t i)
@@ -105,18 +116,17 @@ static inline void pv_post_rx(struct pvs *v, uint16_t i)
 }
 
 /* Finds the vsock device, negotiates VERSION_1, sets up the three queues and DRIVER_OK; posts
- * `rx_posted` receive buffers (of VS_RX, in `rxbuf`). Prints what fails. */
-static inline bool pv_open(uint64_t zero_page, struct pvs *v, uint8_t (*rxbuf)[VS_RX_LEN], struct vs_hdr *txhdr,
-			   uint16_t rx_posted)
+ * `rx_posted` receive buffers. Prints what fails. */
+static inline bool pv_open(uint64_t zero_page, struct pvs *v, uint16_t rx_posted)
 {
-	*v = (struct pvs){ .rxbuf = rxbuf, .txhdr = txhdr };
+	v->tx_sent = v->tx_used = 0;
 	v->base = hx_find(zero_page, VIRTIO_ID_VSOCK);
 	if (!v->base || !hx_negotiate(v->base, BIT(F_VERSION_1)))
 		return rt_check(false, "vsock device found and VERSION_1 accepted");
 	v->cid = hx_r(v->base, VM_CONFIG) | (uint64_t)hx_r(v->base, VM_CONFIG + 4) << 32;
-	hx_queue_static(&v->rx, 0, VS_RX);
-	hx_queue_static(&v->tx, 1, VS_TX);
-	hx_queue_static(&v->ev, 2, 8);
+	pf_queue(&v->rx, v->ring[0], VS_RX);
+	pf_queue(&v->tx, v->ring[1], VS_TX);
+	pf_queue(&v->ev, v->ring[2], 8);
 	bool ok = hx_queue_setup(v->base, 0, &v->rx) && hx_queue_setup(v->base, 1, &v->tx) &&
 		  hx_queue_setup(v->base, 2, &v->ev) && hx_driver_ok(v->base);
 	for (uint16_t i = 0; ok && i < rx_posted; i++)
@@ -168,6 +178,94 @@ static inline bool pv_recv(struct pvs *v, uint64_t spins, struct vs_hdr *out)
 	memcpy(out, v->rxbuf[e.id], sizeof(*out));
 	pv_post_rx(v, (uint16_t)e.id);
 	return true;
+}
+
+/* --- virtio-net, polled (§5.1): rx queue 0, tx queue 1 --------------------------------------- */
+#define NET_F_CSUM 0
+#define NET_F_MAC 5
+#define NET_F_HOST_TSO4 11
+#define NET_HDR_F_NEEDS_CSUM 1
+#define NET_GSO_TCPV4 1
+#define NET_GSO_ECN 0x80
+#define PN_RX 16
+#define PN_TX 256
+
+/* §5.1.6: struct virtio_net_hdr, with num_buffers (VERSION_1): 12 bytes. */
+struct net_hdr {
+	uint8_t flags;        /* offset 0 */
+	uint8_t gso_type;     /* offset 1 */
+	uint16_t hdr_len;     /* offset 2 */
+	uint16_t gso_size;    /* offset 4 */
+	uint16_t csum_start;  /* offset 6 */
+	uint16_t csum_offset; /* offset 8 */
+	uint16_t num_buffers; /* offset 10 */
+};
+_Static_assert(sizeof(struct net_hdr) == 12, "virtio_net_hdr is 12 bytes");
+
+struct pnet {
+	uint8_t ring[2][PF_RING_BYTES] __attribute__((aligned(4096)));
+	uint64_t base;
+	uint8_t mac[6];
+	struct hq rx, tx;
+	uint64_t tx_sent, tx_used;
+};
+
+static inline void pn_mac(uint64_t base, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++)
+		mac[i] = *(volatile uint8_t *)(uintptr_t)(base + VM_CONFIG + (uint64_t)i);
+}
+
+/* Finds the network device, negotiates VERSION_1, MAC and `extra`, sets up both queues (no
+ * receive buffer posted) and DRIVER_OK. Prints what fails. */
+static inline bool pn_open(uint64_t zero_page, struct pnet *n, uint64_t extra)
+{
+	n->tx_sent = n->tx_used = 0;
+	n->base = hx_find(zero_page, VIRTIO_ID_NET);
+	if (!n->base || !hx_negotiate(n->base, BIT(F_VERSION_1) | BIT(NET_F_MAC) | extra))
+		return rt_check(false, "network device found and its features accepted");
+	pn_mac(n->base, n->mac);
+	pf_queue(&n->rx, n->ring[0], PN_RX);
+	pf_queue(&n->tx, n->ring[1], PN_TX);
+	return rt_check(hx_queue_setup(n->base, 0, &n->rx) && hx_queue_setup(n->base, 1, &n->tx) &&
+				hx_driver_ok(n->base),
+			"network queues set up, DRIVER_OK");
+}
+
+/* Publishes a transmit chain of `count` descriptors at indices first.., each `lens[i]` bytes
+ * of `from` in turn, all with `flags`. */
+static inline void pn_send(struct pnet *n, uint16_t first, const uint8_t *from, const uint32_t *lens, int count,
+			   uint16_t flags)
+{
+	for (int i = 0; i < count; i++) {
+		uint16_t f = (uint16_t)(flags | (i + 1 < count ? VQ_F_NEXT : 0));
+		n->tx.desc[first + i] = (struct vq_desc){ (uint64_t)(uintptr_t)from, lens[i], f, (uint16_t)(first + i + 1) };
+		from += lens[i];
+	}
+	hx_publish(n->base, 1, &n->tx, first);
+	n->tx_sent++;
+}
+
+/* Collects returned transmit chains; true when all came back (each with length 0) in time. */
+static inline bool pn_tx_reap(struct pnet *n, uint64_t spins)
+{
+	struct vq_used_elem e;
+	bool zero = true;
+	while (n->tx_used < n->tx_sent && hx_wait_used(&n->tx, spins, &e))
+		n->tx_used++, zero = zero && e.len == 0;
+	return n->tx_used == n->tx_sent && zero;
+}
+
+/* A broadcast Ethernet frame from `src` (EtherType 0x88b5, local experimental) after a zeroed
+ * virtio-net header: hdr + 14 + payload bytes at `at`. */
+static inline void pn_frame(uint8_t *at, const uint8_t src[6], uint32_t payload)
+{
+	memset(at, 0, sizeof(struct net_hdr));
+	memset(at + 12, 0xff, 6);
+	memcpy(at + 18, src, 6);
+	at[24] = 0x88, at[25] = 0xb5;
+	for (uint32_t i = 0; i < payload; i++)
+		at[26 + i] = (uint8_t)i;
 }
 
 /* --- a second vCPU (APIC id 1), as guests/smp.c starts one ---------------------------------- */
