@@ -137,7 +137,7 @@ inline activate_locked(fails)
 /* models src/virtio/mmio.cpp MmioTransport::features_acceptable 7b8f830d42e1 */
 #define features_acceptable() (!m_driver_features_unknown && (m_driver_features & ~offered) == 0 && (m_driver_features & feature_bit(VIRTIO_F_VERSION_1)) != 0) /* in src/virtio/mmio.cpp MmioTransport::features_acceptable */
 
-/* models src/virtio/mmio.cpp MmioTransport::write_status 0df990e00813 */
+/* models src/virtio/mmio.cpp MmioTransport::write_status 921c1519bf3f */
 #define driver_bits(v) (v & ~VIRTIO_CONFIG_S_NEEDS_RESET) /* in src/virtio/mmio.cpp MmioTransport::write_status */
 #define unknown_bits ((next & ~k_driver_status_bits) != 0) /* in src/virtio/mmio.cpp MmioTransport::write_status */
 #if BROKEN == 1
@@ -187,7 +187,7 @@ inline write_status(v, fails)
 	fi
 }
 
-/* models src/virtio/mmio.cpp MmioTransport::write_register 37dd0d77a151
+/* models src/virtio/mmio.cpp MmioTransport::write_register e8f0eab0f3ee
    The DriverFeatures case; DriverFeaturesSel is chosen with the write (sel 2 stands for every
    selector above 1). The selectors and QueueSel only steer the next write, so the driver's
    free choice of them at each write covers every value they could hold. */
@@ -210,7 +210,7 @@ inline write_driver_features(sel, word)
 /* The InterruptACK case of MmioTransport::write_register. */
 inline interrupt_ack(v) { m_interrupt_status = m_interrupt_status & ~v }
 
-/* models src/virtio/mmio.cpp MmioTransport::write_queue_register 6f1ae9d4f1ec
+/* models src/virtio/mmio.cpp MmioTransport::write_queue_register ff5a55c7bb5f
    `q` == NQ: QueueSel names no queue. `v` for QueueReady: 0, 1, or 2 for any other value.
    `valid`: Queue::create accepts the layout (the values themselves are not modelled). */
 #if BROKEN == 4
@@ -255,7 +255,7 @@ inline process_queue(q)
 	if :: dev_queue[q] -> raise(VIRTIO_MMIO_INT_VRING) :: else -> skip fi
 }
 
-/* models src/virtio/mmio.cpp MmioTransport::notify bcb518dfd05e */
+/* models src/virtio/mmio.cpp MmioTransport::notify 36949ad75efc */
 #if BROKEN == 6
 #define notify_ignored (!m_active)
 #else
@@ -287,7 +287,7 @@ inline host_ready(q)
 	fi
 }
 
-/* models src/virtio/mmio.cpp MmioTransport::Notifier::device_needs_reset c4f879cb1c2a */
+/* models src/virtio/mmio.cpp MmioTransport::Notifier::device_needs_reset 5e1b4f9b3ccc */
 #define raises_config (m_status & VIRTIO_CONFIG_S_DRIVER_OK) /* in src/virtio/mmio.cpp MmioTransport::Notifier::device_needs_reset */
 inline device_needs_reset()
 {
