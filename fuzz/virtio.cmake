@@ -7,3 +7,5 @@ moat_fuzzer(fuzz_virtio_mmio virtio/fuzz_virtio_mmio.cpp moat_virtio_block moat_
 moat_fuzzer(fuzz_virtio_vsock virtio/fuzz_virtio_vsock.cpp moat_virtio_vsock moat_virtio_testing)
 moat_fuzzer(fuzz_virtio_net_header virtio/fuzz_virtio_net_header.cpp moat_virtio_net)
 moat_fuzzer(fuzz_virtio_net virtio/fuzz_virtio_net.cpp moat_virtio_net moat_virtio_testing)
+# A host program's CONNECT line to a vsock device's Unix socket (src/virtio/vsock/host_line.cpp).
+moat_fuzzer(fuzz_vsock_connect_line virtio/fuzz_vsock_connect_line.cpp moat_virtio_vsock)
