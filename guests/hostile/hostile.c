@@ -139,6 +139,17 @@ bool hx_queue_setup(uint64_t base, uint32_t index, struct hq *q)
 	return hx_r(base, VM_QUEUE_READY) == 1;
 }
 
+bool hx_queue_raw(uint64_t base, uint32_t index, uint32_t num, uint64_t desc, uint64_t driver, uint64_t device)
+{
+	hx_w(base, VM_QUEUE_SEL, index);
+	hx_w(base, VM_QUEUE_NUM, num);
+	write_address(base, VM_QUEUE_DESC_LOW, desc);
+	write_address(base, VM_QUEUE_DRIVER_LOW, driver);
+	write_address(base, VM_QUEUE_DEVICE_LOW, device);
+	hx_w(base, VM_QUEUE_READY, 1);
+	return hx_r(base, VM_QUEUE_READY) == 1;
+}
+
 bool hx_driver_ok(uint64_t base)
 {
 	hx_w(base, VM_STATUS, hx_status(base) | ST_DRIVER_OK);

@@ -123,6 +123,8 @@ bool hx_negotiate(uint64_t base, uint64_t features);
 void hx_queue_static(struct hq *q, uint32_t index, uint16_t size);
 /* QueueSel, QueueNum and the three addresses, then QueueReady = 1: whether it reads back 1. */
 bool hx_queue_setup(uint64_t base, uint32_t index, struct hq *q);
+/* As hx_queue_setup, with the size and ring addresses given as raw register values. */
+bool hx_queue_raw(uint64_t base, uint32_t index, uint32_t num, uint64_t desc, uint64_t driver, uint64_t device);
 /* Sets DRIVER_OK: whether it is set and DEVICE_NEEDS_RESET is not. */
 bool hx_driver_ok(uint64_t base);
 
