@@ -292,6 +292,125 @@ bool hx_blk_recovers(uint64_t zero_page)
 	return ok;
 }
 
+/* The AP start-up path, as guests/smp_trampoline.S (Intel SDM Vol. 3A §9.4, §9.8.5): copied to
+ * AP_TRAMPOLINE (the SIPI vector is its page), real mode -> protected mode -> long mode with the
+ * BSP's page tables (hx_tramp_cr3), then hx_ap_entry in the image. Here as top-level asm, since
+ * every hostile guest is one C file. */
+#define AP_TRAMPOLINE 0x1000
+#define AP_STACK 16384
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define COPIED(label) "(" XSTR(AP_TRAMPOLINE) " + " #label " - hx_tramp_start)"
+__asm__(".pushsection .text\n"
+	".code16\n"
+	"hx_tramp_start:\n"
+	"cli\n"
+	"cld\n"
+	"mov %cs, %ax\n"
+	"mov %ax, %ds\n"
+	"lgdtl hx_tramp_gdtr - hx_tramp_start\n"
+	"mov %cr0, %eax\n"
+	"or $1, %eax\n"
+	"mov %eax, %cr0\n"
+	"ljmpl $0x08, $" COPIED(hx_tramp_32) "\n"
+	".code32\n"
+	"hx_tramp_32:\n"
+	"mov $0x18, %ax\n"
+	"mov %ax, %ds\n"
+	"mov %ax, %es\n"
+	"mov %ax, %ss\n"
+	"mov %cr4, %eax\n"
+	"or $0x20, %eax\n"
+	"mov %eax, %cr4\n"
+	"mov " COPIED(hx_tramp_cr3) ", %eax\n"
+	"mov %eax, %cr3\n"
+	"mov $0xc0000080, %ecx\n"
+	"rdmsr\n"
+	"or $0x100, %eax\n"
+	"wrmsr\n"
+	"mov %cr0, %eax\n"
+	"or $0x80000000, %eax\n"
+	"mov %eax, %cr0\n"
+	"ljmp $0x10, $" COPIED(hx_tramp_64) "\n"
+	".code64\n"
+	"hx_tramp_64:\n"
+	"mov $hx_ap_entry, %eax\n"
+	"jmp *%rax\n"
+	".balign 8\n"
+	"hx_tramp_gdt:\n"
+	".quad 0\n"
+	".quad 0x00cf9a000000ffff\n"
+	".quad 0x00af9a000000ffff\n"
+	".quad 0x00cf92000000ffff\n"
+	"hx_tramp_gdtr:\n"
+	".word hx_tramp_gdtr - hx_tramp_gdt - 1\n"
+	".long " COPIED(hx_tramp_gdt) "\n"
+	"hx_tramp_cr3:\n"
+	".long 0\n"
+	"hx_tramp_end:\n"
+	"hx_ap_entry:\n"
+	"mov $1, %eax\n"
+	"lock xadd %eax, hx_ap_started(%rip)\n"
+	"test %eax, %eax\n"
+	"jnz 1f\n"
+	"lea hx_ap_stack + " XSTR(AP_STACK) "(%rip), %rsp\n"
+	"call hx_ap_main\n"
+	"1: cli\n"
+	"hlt\n"
+	"jmp 1b\n"
+	".popsection\n");
+
+extern const char hx_tramp_start[], hx_tramp_end[], hx_tramp_cr3[];
+__attribute__((used)) static uint8_t hx_ap_stack[AP_STACK] __attribute__((aligned(16)));
+__attribute__((used)) static uint32_t hx_ap_started;
+static void (*volatile ap_fn)(void);
+static volatile uint32_t ap_running;
+
+__attribute__((used)) void hx_ap_main(void);
+void hx_ap_main(void)
+{
+	rt_load_idt();
+	ap_running = 1;
+	ap_fn();
+	rt_halt();
+}
+
+#define LAPIC_SVR 0x0f0
+#define LAPIC_ICR_LOW 0x300
+#define ICR_PENDING (1u << 12)
+#define ICR_ALL_BUT_SELF (3u << 18)
+
+static void ipi(uint32_t command)
+{
+	mmio_write32(LAPIC_BASE + LAPIC_ICR_LOW, command | ICR_ALL_BUT_SELF);
+	for (int i = 0; i < 1000000 && (mmio_read32(LAPIC_BASE + LAPIC_ICR_LOW) & ICR_PENDING); i++)
+		cpu_relax();
+}
+
+bool hx_start_ap(void (*fn)(void))
+{
+	ap_fn = fn;
+	mmio_write32(LAPIC_BASE + LAPIC_SVR, mmio_read32(LAPIC_BASE + LAPIC_SVR) | 0x1ff);
+	memcpy((void *)(uintptr_t)AP_TRAMPOLINE, hx_tramp_start, (size_t)(hx_tramp_end - hx_tramp_start));
+	uint64_t cr3;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	uint32_t cr3_low = (uint32_t)cr3;
+	memcpy((void *)(uintptr_t)(AP_TRAMPOLINE + (hx_tramp_cr3 - hx_tramp_start)), &cr3_low, sizeof(cr3_low));
+	barrier();
+	ipi(0x500 | (1u << 14) | (1u << 15)); /* INIT, level, assert */
+	ipi(0x500 | (1u << 15));              /* INIT, level, de-assert */
+	rt_spin(100000);
+	for (int i = 0; i < 2; i++) {
+		ipi(0x600 | (AP_TRAMPOLINE >> 12)); /* STARTUP */
+		rt_spin(10000);
+	}
+	uint64_t start = rdtsc();
+	while (!ap_running && rdtsc() - start < (1ull << 34))
+		cpu_relax();
+	rt_print(ap_running ? "the second vCPU runs\n" : "the second vCPU did not start\n");
+	return ap_running;
+}
+
 void hx_note(const char *name, uint64_t value)
 {
 	rt_print(name);

@@ -171,6 +171,11 @@ int hx_blk_submit(uint64_t base, struct hq *q, uint16_t head, volatile uint8_t *
 /* A plain read of sector 0 on an open queue, no reset: whether it answers OK with "MOATDISK". */
 bool hx_blk_reads(uint64_t base, struct hq *q);
 
+/* Starts the VM's second vCPU (INIT-SIPI-SIPI to all but this one, xAPIC) on `fn`, with a
+ * stack of its own: the way guests/smp.c does it, the trampoline at 0x1000. One AP only (any
+ * further one halts). Whether it checked in within a bounded wait. */
+bool hx_start_ap(void (*fn)(void));
+
 /* Prints "VERDICT: PASS what" or "VERDICT: FAIL what", then powers the VM off. */
 __attribute__((noreturn)) void hx_verdict(bool ok, const char *what);
 /* Prints "NAME: value" (decimal) on its own line. */
