@@ -10,7 +10,10 @@
    full high link). A round where the two copies read the low side with the buffer full in one
    and not in the other leaves the assumption and ends the run. After each round the low side's
    observations must be equal: whether each connection was accepted or refused, how much of what
-   it wrote the pump has taken (when it can write), and whether the pump closed its stream.
+   it wrote the pump has taken (when it can write), and whether the pump closed its stream; and
+   so must the count of places under k_max_flows that the next accept would see, whatever the
+   limit. A flow whose low stream the pump closed is gone once full_timeout has passed since.
+   Time is an input too, shared: in a round the clock moves on by a tick or not.
 
    Units: one unit is one read's worth (Schedule::k_chunk); the buffer holds B units. So the
    buffer-full bit stands for what the low side can learn at a read in the C++:
@@ -31,8 +34,9 @@
 #define alive(x) (c[x].st == WaitHigh || c[x].st == Open || c[x].st == Discard)
 
 #define K_MAX_FLOWS 64 /* = src/pump/pump.hpp k_max_flows */
-/* Connections the low side opens, and m_flows' limit. One connection by default: with two, the
-   limit reached shows the leak of models/README.md (FLOW_LIMIT). */
+/* Connections the low side opens, and m_flows' limit. One connection by default (the count the
+   next accept would see is checked, not the accept); FLOW_LIMIT: two, and a limit of one, so
+   that the second connection's accept depends on the first's flow (models/README.md). */
 #ifdef FLOW_LIMIT
 #define NCONN 2
 #define MAXF 1
@@ -42,7 +46,7 @@
 #endif
 #define B 3 /* Limits::buffer, in units */
 #define P 3 /* the low side's socket, in units */
-#define T 2 /* Limits::full_timeout, in reads that found the buffer full after the first */
+#define T 2 /* Limits::full_timeout: in reads that found the buffer full after the first; in ticks after the low stream's close */
 
 #define ACCEPTED 1
 #define REFUSED 2
@@ -54,6 +58,7 @@
 
 typedef Conn {
 	byte st;      /* Flow::state, or NONE / OPENING / GONE */
+	byte age;     /* ticks since the pump closed the low stream (done); drop_at is past at T + 1 */
 	byte buf;     /* Flow::buf */
 	byte stuck;    /* reads that found the buffer full since the first (Flow::full_since) */
 	bit readable; /* Flow::low_readable */
@@ -71,7 +76,9 @@ byte flows[2];     /* m_flows.size() */
    cleared at the end of the round. */
 byte la, lk, h[2 * NCONN], due[NCONN], k, x;
 bit lf[2]; /* the high link refuses the link record (send_link_open fails) */
+bit tick;  /* the clock moves on */
 hidden byte room; /* read_low's local */
+hidden byte j, y, n; /* expire's and places' locals */
 #define L_NONE 0
 #define L_OPEN 1
 #define L_WRITE 2
@@ -80,7 +87,20 @@ hidden byte room; /* read_low's local */
 #define D_CAPPED 1  /* read_low, but the rate cap allows nothing now */
 #define D_READ 2    /* read_low, and one unit allowed */
 
+/* drop_at (the pump closed the low stream full_timeout ago, T + 1 ticks in the model) is past. */
+#define expired(x) (c[x].age > T)
+/* The place of connection x under k_max_flows: its low side open in m_flows, or an entry of
+   m_held (the pump closed its low stream, drop_at not past), the flow finished or not. */
+#if BROKEN == 5
+#define holds_place(x) (alive(x)) /* freed when the flow finished: m_flows.size() */
+#else
+#define holds_place(x) ((alive(x) && !c[x].done) || (c[x].done && !expired(x)))
+#endif
+
 /* ---- The C++ -------------------------------------------------------------------------------- */
+
+/* models src/pump/pump.cpp Pump::finished 327656260f2c */
+#define finished(x) (c[x].done && (c[x].st == Discard || (c[x].st == Open && c[x].buf == 0)))
 
 /* models src/pump/pump.cpp Pump::discard c3a8a852d85c */
 inline discard(x)
@@ -93,13 +113,41 @@ inline discard(x)
 	c[x].buf = 0
 }
 
-/* models src/pump/pump.cpp Pump::accept_low 1a0358d3e9fe
+/* models src/pump/pump.cpp Pump::expire fc708fc9afbb
+   Every flow whose low stream the pump closed full_timeout ago ends, whatever the high side did
+   (discard: finished, so erased). m_held's entries past drop_at go: places() counts from the
+   connections' own state. */
+inline expire(cp)
+{
+	j = 0;
+	do
+	:: j < NCONN -> y = cp * NCONN + j;
+#if BROKEN != 6
+		if :: alive(y) && c[y].done && !finished(y) && expired(y) -> discard(y) :: else -> skip fi;
+#endif
+		j++
+	:: else -> break
+	od
+}
+
+/* The places taken under k_max_flows, into n: accept_low's count (its low side open in m_flows,
+   and m_held's size). */
+inline places(cp)
+{
+	n = 0;
+	j = 0;
+	do :: j < NCONN -> n = n + holds_place(cp * NCONN + j); j++ :: else -> break od
+}
+
+/* models src/pump/pump.cpp Pump::accept_low 43da5397dd67
    A connection is accepted (one byte) before the high side is asked; then the link record goes
    to the high side (or fails: Discard). */
 inline accept_low(cp, x)
 {
+	expire(cp);
+	places(cp);
 	if
-	:: flows[cp] >= MAXF -> c[x].st = GONE; c[x].ack = REFUSED /* closing the stream refuses */
+	:: n >= MAXF -> c[x].st = GONE; c[x].ack = REFUSED /* closing the stream refuses */
 	:: else ->
 #if BROKEN != 2
 		c[x].ack = ACCEPTED;
@@ -126,7 +174,7 @@ inline on_high(x)
 	fi
 }
 
-/* models src/pump/pump.cpp Pump::read_low c0b79ab3b6ee */
+/* models src/pump/pump.cpp Pump::read_low f8b1b7f4b33e */
 inline read_low(x, allow)
 {
 	room = B - c[x].buf;
@@ -147,7 +195,7 @@ inline read_low(x, allow)
 		if
 		:: allow == D_CAPPED -> skip /* next_read = now + 5 ms */
 		:: allow == D_READ && c[x].pend == 0 && !c[x].eof -> c[x].readable = 0 /* EAGAIN */
-		:: allow == D_READ && c[x].pend == 0 && c[x].eof -> c[x].done = 1 /* closed now, whatever the high side read */
+		:: allow == D_READ && c[x].pend == 0 && c[x].eof -> c[x].done = 1; c[x].age = 0 /* closed now, whatever the high side read; drop_at, m_held */
 		:: allow == D_READ && c[x].pend > 0 -> c[x].pend--;
 			if :: c[x].st == Discard -> skip :: else -> c[x].buf++ fi
 		fi
@@ -163,18 +211,17 @@ inline write_high(x)
 	fi
 }
 
-/* models src/pump/pump.cpp Pump::finished 327656260f2c */
-#define finished(x) (c[x].done && (c[x].st == Discard || (c[x].st == Open && c[x].buf == 0)))
-
 #if BROKEN == 4
 #define waits_for_high(x) (c[x].st == Open && c[x].buf > 0 && h[x] != H_TAKE)
 #else
 #define waits_for_high(x) 0
 #endif
 
-/* models src/pump/pump.cpp Pump::step a845e657456d
-   Copy cp's round: the low link's records, the high side's answers, then each flow's read (when
-   due, the low side readable and its stream open) and write, then the finished flows go. */
+/* models src/pump/pump.cpp Pump::step f13b45b1bf6c
+   Copy cp's round: the low link's records, the high side's answers, the flows past drop_at
+   ended, then each flow's read (when due, the low side readable and its stream open) and write,
+   then the finished flows go. When a step runs is not modelled: the pump wakes for drop_at and
+   a full buffer's timeout (Pump::wake_at), and accept_low looks at the clock itself. */
 inline step(cp)
 {
 	k = 0;
@@ -186,6 +233,7 @@ inline step(cp)
 	od;
 	k = 0;
 	do :: k < NCONN -> x = cp * NCONN + k; if :: alive(x) -> on_high(x) :: else -> skip fi; k++ :: else -> break od;
+	expire(cp);
 	k = 0;
 	do
 	:: k < NCONN -> x = cp * NCONN + k;
@@ -209,6 +257,13 @@ inline step(cp)
 
 inline low_acts()
 {
+	/* The clock: the ticks since each low stream's close (both copies closed it together, or
+	   the round left the assumption), up to drop_at. */
+	x = 0;
+	do
+	:: x < 2 * NCONN -> if :: tick && c[x].done && c[x].age <= T -> c[x].age++ :: else -> skip fi; x++
+	:: else -> break
+	od;
 	k = 0;
 	do
 	:: k < 2 -> x = k * NCONN + lk;
@@ -257,6 +312,8 @@ active proctype lockstep()
 		:: else -> break
 		od;
 		if :: la == L_OPEN -> if :: lf[0] = 0 :: lf[0] = 1 fi; if :: lf[1] = 0 :: lf[1] = 1 fi :: else -> skip fi;
+		/* Time. */
+		if :: tick = 0 :: tick = 1 fi;
 		d_step {
 			low_acts(); step(0); step(1);
 			out = 0;
@@ -274,16 +331,23 @@ active proctype lockstep()
 			:: else -> break
 			od;
 			assert(flows[0] == la && flows[1] == lk);
+			/* m_flows stays within k_max_flows: every flow holds a place. */
+			assert(flows[0] <= MAXF && flows[1] <= MAXF);
+			/* The next accept's count is the same in both copies, whatever the limit. */
+			places(0); la = n; places(1);
+			assert(out || la == n);
 			k = 0;
 			do
 			:: k < NCONN ->
 				assert(out || same_view(k));
 				/* Throttled for a bounded time: full_timeout, then the bytes are dropped. */
 				assert(c[k].stuck <= T + 1 && c[NCONN + k].stuck <= T + 1);
+				/* A flow whose low stream the pump closed is gone by drop_at. */
+				assert(!(alive(k) && c[k].done && expired(k)) && !(alive(NCONN + k) && c[NCONN + k].done && expired(NCONN + k)));
 				k++
 			:: else -> break
 			od;
-			la = 0; lk = 0; lf[0] = 0; lf[1] = 0;
+			la = 0; lk = 0; lf[0] = 0; lf[1] = 0; tick = 0;
 			k = 0; do :: k < NCONN -> due[k] = 0; k++ :: else -> break od;
 			x = 0; do :: x < 2 * NCONN -> h[x] = 0; c[x].rd = 0; x++ :: else -> break od
 		}
@@ -296,4 +360,8 @@ active proctype lockstep()
    1 the high side's close closes the low stream too
    2 the low side's connection is accepted only when the high side answers
    3 a buffer the high side leaves full blocks the low side for good (no full_timeout)
-   4 the pump reads the low side only while the high side takes what it has */
+   4 the pump reads the low side only while the high side takes what it has
+   5 a flow's place under k_max_flows is freed when the flow finishes, not at drop_at (the high
+     side then chooses, within full_timeout, when the low side's next connection is accepted)
+   6 no drop_at: a flow whose low stream the pump closed lives until the high side has answered
+     and taken its buffer (the high side keeps k_max_flows flows for good) */

@@ -64,7 +64,8 @@ void Pump::watch(int fd, std::uint64_t tag)
 }
 
 // A low-side connection is accepted at once, before the high side is even asked: the answer
-// may not depend on the high side. A malformed record, or one for another port, is dropped.
+// may not depend on the high side. A malformed record, or one for another port, is dropped; so
+// is one beyond k_max_flows, counted as Pump::expire explains.
 void Pump::accept_low()
 {
     for (;;) {
@@ -81,7 +82,10 @@ void Pump::accept_low()
         }
         const protocol::LinkOpen open = (*r)->open;
         base::UniqueFd low = std::move((*r)->stream);
-        if (open.dst_port != m_port || m_flows.size() >= k_max_flows || !nonblocking(low.get())) {
+        expire(Clock::now());
+        const auto low_open = std::count_if(m_flows.begin(), m_flows.end(), [](const auto& f) { return !f->low_done(); });
+        if (open.dst_port != m_port || static_cast<std::size_t>(low_open) + m_held.size() >= k_max_flows ||
+            !nonblocking(low.get())) {
             ++m_stats.refused_records;
             continue;  // closing the stream refuses the connection
         }
@@ -151,8 +155,11 @@ void Pump::read_low(Flow& f, Clock::time_point now)
         return;
     }
     if (got <= 0) {
-        // Closed now, whatever the high side has read: it tells the low side nothing.
+        // Closed now, whatever the high side has read: it tells the low side nothing. The flow
+        // has full_timeout left, and holds its place for as long (Pump::expire).
         f.low.reset();
+        f.drop_at = now + m_limits.full_timeout;
+        m_held.push_back(f.drop_at);
         return;
     }
     f.schedule.took_from_low(static_cast<std::uint64_t>(got));
@@ -193,12 +200,46 @@ bool Pump::finished(const Flow& f) const
     return f.low_done() && (f.state == Flow::State::Discard || (f.state == Flow::State::Open && f.buf.empty()));
 }
 
+// The bound on a flow whose low stream the pump has closed. Without it such a flow would live
+// until the high side had answered and read its buffer (or refused, or closed), counting against
+// k_max_flows all the while: a high side that never answered would keep up to k_max_flows flows
+// for good, and so decide, with no bound in time, whether the low side's next connection is
+// accepted (a channel from high to low that the schedule does not blur, and a way to stop the
+// channel). So such a flow ends at drop_at, full_timeout after the pump closed the low stream,
+// whatever the high side does; and its place is freed at drop_at, not when it finished, even
+// when the high side read everything at once. The count an accept sees is then the low side's
+// open connections and those the pump closed in the last full_timeout: the low side's doing and
+// the schedule's (the pump closes a low stream at a read the schedule times, one that found room
+// in the buffer: the bit the design admits), never the high side's. Freeing a place when its
+// flow finished, with the bound ending only the laggards, would still let the high side choose,
+// within full_timeout, when each place frees, and a low side probing with connections would read
+// those times. Called before every accept, with its own time, so that the count does not depend
+// on when a step happens to run either (a high side's event can make one run).
+void Pump::expire(Clock::time_point now)
+{
+    for (auto& f : m_flows)
+        if (f->low_done() && !finished(*f) && now >= f->drop_at) discard(*f);  // finished, so erased in step
+    while (!m_held.empty() && m_held.front() <= now) m_held.pop_front();
+}
+
+// When a flow has work to do that no event announces: its next read of the low side; with its
+// buffer full, the end of full_timeout (room comes only from the high side's taking, an event,
+// not from waiting: a read then would find none); once the low side closed, drop_at.
+Clock::time_point Pump::wake_at(const Flow& f) const
+{
+    if (f.low_done()) return finished(f) ? Clock::time_point::max() : f.drop_at;
+    if (!f.low_readable) return Clock::time_point::max();
+    if (f.full_since != Clock::time_point{} && f.state != Flow::State::Discard && f.buf.size() >= m_limits.buffer)
+        return f.full_since + m_limits.full_timeout;
+    return f.next_read;
+}
+
 bool Pump::step(std::chrono::milliseconds max_wait)
 {
     Clock::time_point now = Clock::now();
     Clock::duration wait = max_wait;
     for (const auto& f : m_flows)
-        if (!f->low_done() && f->low_readable) wait = std::min(wait, std::max(Clock::duration::zero(), f->next_read - now));
+        if (const auto at = wake_at(*f); at < now + wait) wait = std::max(Clock::duration::zero(), at - now);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
     const timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
     std::array<epoll_event, 32> events;
@@ -215,6 +256,7 @@ bool Pump::step(std::chrono::milliseconds max_wait)
         else f->low_readable = true;
     }
     now = Clock::now();
+    expire(now);
     for (auto& f : m_flows) {
         if (!f->low_done() && f->low_readable && now >= f->next_read) read_low(*f, now);
         write_high(*f, now);

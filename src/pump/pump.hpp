@@ -11,7 +11,13 @@
 // soon as the low side finishes, not when the high side has read it. A buffer that stays full
 // for k_full_timeout (the high side stopped reading) ends the high side's connection, and the
 // low side's bytes are then read on the same schedule and dropped: the low side is throttled for
-// a bounded time, never blocked for good.
+// a bounded time, never blocked for good. A flow whose low stream the pump has closed has
+// k_full_timeout left to deliver its buffer; then the high side's connection is ended. Its place
+// among the k_max_flows is held for exactly that time, even when the flow finished sooner, so
+// whether the low side's next connection is accepted depends on the low side and the schedule
+// alone: its open connections and those the pump closed in the last k_full_timeout (pump.cpp,
+// Pump::expire). So a low side that keeps opening and closing connections gets k_max_flows of
+// them per k_full_timeout.
 //
 // One thread, one epoll set; everything the low or high process sends is bytes on a stream or a
 // link record the pump checks and never interprets further.
@@ -73,6 +79,7 @@ private:
         Clock::time_point next_read{};
         Clock::time_point full_since{};
         Clock::time_point blocked_since{};  // the high side's socket is full since, or zero
+        Clock::time_point drop_at{};        // the low side closed: the flow ends by then at the latest
         bool low_readable = true;
         explicit Flow(std::uint64_t rate, std::uint64_t seed) : schedule(rate, seed) {}
         bool low_done() const { return !low.valid(); }  // the low side finished: its stream is closed
@@ -86,6 +93,8 @@ private:
     void write_high(Flow& f, Clock::time_point now);
     void discard(Flow& f);
     bool finished(const Flow& f) const;
+    void expire(Clock::time_point now);
+    Clock::time_point wake_at(const Flow& f) const;
     void watch(int fd, std::uint64_t tag);
 
     base::UniqueFd m_low_link, m_high_link, m_ep;
@@ -95,6 +104,9 @@ private:
     Limits m_limits;
     bool m_low_link_open = true;
     std::vector<std::unique_ptr<Flow>> m_flows;
+    // One entry per flow whose low stream the pump closed: its drop_at, when its place among the
+    // k_max_flows is free again, finished or not (oldest first).
+    std::deque<Clock::time_point> m_held;
     Stats m_stats;
 };
 

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "protocol/vsock_link.hpp"
 #include "pump/pump.hpp"
@@ -249,6 +250,124 @@ TEST(Pump, ABufferFullTooLongEndsTheHighSide)
     const std::size_t after = push(r, low.get(), 4 << 20, 3000ms);
     EXPECT_EQ(after, 4u << 20);
     EXPECT_EQ(read_some(low.get()), std::string(1, '\x01'));
+}
+
+// Steps the pump until `done` holds, for 10 s at most (a loaded machine is slow, not wrong).
+template <typename Done>
+bool step_until(Rig& r, Done done)
+{
+    const auto end = Clock::now() + 10s;
+    while (!done()) {
+        if (Clock::now() >= end) return false;
+        r.pump->step(5ms);
+    }
+    return true;
+}
+
+// Whether the pump accepts a new connection from the low side: its answer, or its refusal (the
+// stream closed unanswered).
+bool accepts(Rig& r)
+{
+    UniqueFd low = r.connect();
+    ssize_t n = -1;
+    char c = 0;
+    EXPECT_TRUE(step_until(r, [&] { return (n = ::recv(low.get(), &c, 1, MSG_DONTWAIT)) >= 0; })) << "no answer";
+    return n == 1 && c == '\x01';
+}
+
+// The low side opens k_max_flows connections, writes a byte on each and closes it; the test's
+// high side acts as `high` says on each connection the pump opens to it (a high side that takes
+// everything, until every flow has finished). Returns the high side's ends.
+enum class HighSide { NeverAnswers, TakesEverything };
+std::vector<UniqueFd> fill_and_close(Rig& r, HighSide high)
+{
+    std::vector<UniqueFd> highs;
+    for (std::size_t i = 0; i < Pump::k_max_flows; ++i) {
+        UniqueFd low = r.connect();
+        std::string answer;
+        EXPECT_TRUE(step_until(r, [&] { return !(answer = read_some(low.get())).empty(); }));
+        EXPECT_EQ(answer, std::string(1, '\x01')) << "each accepted at once";
+        EXPECT_EQ(::write(low.get(), "x", 1), 1);
+    }
+    for (std::size_t i = 0; i < Pump::k_max_flows; ++i) {
+        if (high == HighSide::TakesEverything) {
+            highs.push_back(r.accept_high());
+            continue;
+        }
+        auto opened = protocol::receive_link_open(r.high_link.get());
+        EXPECT_TRUE(opened && *opened);
+        if (opened && *opened) highs.push_back(std::move((*opened)->stream));  // and never answers
+    }
+    if (high == HighSide::TakesEverything) {
+        EXPECT_TRUE(step_until(r, [&] {
+            for (auto& h : highs) (void)read_some(h.get());
+            return r.pump->flows() == 0;
+        })) << "every flow delivered and finished";
+    } else {
+        r.run(100ms);
+    }
+    return highs;
+}
+
+TEST(Pump, AHighSideThatNeverAnswersKeepsNoFlowBeyondTheBound)
+{
+    Rig r(0, Pump::Limits{Pump::k_buffer, 300ms});
+    std::vector<UniqueFd> highs = fill_and_close(r, HighSide::NeverAnswers);
+    // The high side never answers: each flow ends full_timeout after the pump closed its low
+    // stream (without the bound, never).
+    EXPECT_TRUE(step_until(r, [&] { return r.pump->flows() == 0; })) << r.pump->flows() << " flows kept";
+    for (auto& h : highs) {
+        char c;
+        EXPECT_EQ(::recv(h.get(), &c, 1, MSG_DONTWAIT), 0) << "the high side's connection was ended";
+    }
+    EXPECT_EQ(r.pump->stats().dropped, Pump::k_max_flows) << "the bytes it never took";
+    // And the 65th connection is accepted.
+    EXPECT_TRUE(accepts(r));
+    EXPECT_EQ(r.pump->stats().connections, Pump::k_max_flows + 1);
+}
+
+TEST(Pump, WhetherTheNextConnectionIsAcceptedDoesNotDependOnTheHighSide)
+{
+    // Within the bound (an hour: never reached here), a place is held whatever the high side did:
+    // one that took everything at once frees no place sooner than one that never answered.
+    for (HighSide high : {HighSide::TakesEverything, HighSide::NeverAnswers}) {
+        Rig r(0, Pump::Limits{Pump::k_buffer, 1h});
+        std::vector<UniqueFd> highs = fill_and_close(r, high);
+        if (high == HighSide::TakesEverything) EXPECT_EQ(r.pump->stats().delivered, Pump::k_max_flows);
+        else EXPECT_EQ(r.pump->flows(), Pump::k_max_flows);
+        EXPECT_FALSE(accepts(r)) << "the 65th refused in both";
+        EXPECT_EQ(r.pump->stats().connections, Pump::k_max_flows);
+    }
+}
+
+TEST(Pump, AFullBufferWaitsWithoutSpinning)
+{
+    // A buffer the high side leaves full, and a full_timeout never reached here.
+    Rig r(0, Pump::Limits{64 * 1024, 1h});
+    UniqueFd low = r.connect();
+    r.run(20ms);
+    UniqueFd high = r.accept_high();  // and reads nothing for now
+    const std::size_t sent = push(r, low.get(), 64 << 20, 500ms);
+    ASSERT_LT(sent, 64u << 20) << "the low side was held back: the buffer is full";
+    // Nothing happens for 300 ms: a step waits for an event or its max_wait, not 0 ms.
+    int steps = 0;
+    const auto end = Clock::now() + 300ms;
+    while (Clock::now() < end) {
+        r.pump->step(50ms);
+        ++steps;
+    }
+    EXPECT_LE(steps, 20) << "the pump spun on its full buffer";
+    EXPECT_EQ(r.pump->flows(), 1u);
+    EXPECT_EQ(r.pump->stats().dropped, 0u);
+    // The high side's reading is the event that makes room: the low side goes on.
+    std::size_t got = 0;
+    const auto until = Clock::now() + 10s;
+    while (got <= sent && Clock::now() < until) {
+        got += read_some(high.get()).size();
+        (void)::send(low.get(), "more", 4, MSG_DONTWAIT | MSG_NOSIGNAL);
+        r.pump->step(50ms);
+    }
+    EXPECT_GT(got, sent) << "the pump took from the low side again once the high side read";
 }
 
 TEST(Pump, TheRateCapHoldsEndToEnd)
