@@ -24,7 +24,7 @@ Result<base::UniqueFd> listen_at(const std::string& path)
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
     std::memcpy(sa.sun_path, path.data(), path.size());
-    // Only its owner (and root) may connect: made 0600 from the start, not chmod-ed after bind
+    // Only its owner (and root) may connect: made 0700 from the start, not chmod-ed after bind
     // (a connection could come in between). Single-threaded here, so the umask is ours alone.
     const mode_t umask_before = ::umask(077);
     const int bound = ::bind(l.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
