@@ -77,6 +77,14 @@ Result<void> System::open_state()
     if (::mkdir(m_options.state_dir.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno_in(dir);
     m_state = UniqueFd(::open(m_options.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!m_state.valid()) return fail_errno_in(dir);
+    // The audit log, the console logs and the control socket live here: another user who owns
+    // the directory or may write to it could swap them.
+    struct stat st{};
+    if (::fstat(m_state.get(), &st) != 0) return fail_errno_in(dir);
+    if (st.st_uid != ::geteuid())
+        return fail_with(Errc::InvalidInput, dir + " belongs to uid " + std::to_string(st.st_uid) + ", not to this user");
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return fail_with(Errc::InvalidInput, dir + " may be written by group or others (chmod go-w)");
     auto log = AuditLog::open_at(m_state.get(), "audit.log");
     if (!log) return fail(log.error().in("audit log '" + m_options.state_dir + "/audit.log'"));
     m_audit.emplace(std::move(*log));
