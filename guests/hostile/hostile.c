@@ -258,8 +258,13 @@ int hx_blk_submit(uint64_t base, struct hq *q, uint16_t head, volatile uint8_t *
 		*status = HX_NO_STATUS;
 	hx_blk_used_len = 0;
 	hx_publish(base, 0, q, head);
+	/* Longer than hx_blk_request under a loaded lab, but not once the device has stopped. */
 	struct vq_used_elem e;
-	if (!hx_wait_used(q, HX_WAIT, &e))
+	bool came = false;
+	for (int i = 0; i < 16 && !(came = hx_wait_used(q, HX_WAIT / 2, &e)); i++)
+		if (hx_needs_reset(base))
+			break;
+	if (!came)
 		return -1;
 	hx_blk_used_len = e.len;
 	hx_w(base, VM_INTERRUPT_ACK, hx_r(base, VM_INTERRUPT_STATUS));

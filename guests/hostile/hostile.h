@@ -165,8 +165,8 @@ static inline void hx_desc(struct hq *q, uint16_t i, uint64_t addr, uint32_t len
 #define HX_ADDR(p) ((uint64_t)(uintptr_t)(p))
 /* Publishes chain `head`, which the case wrote into q->desc, on queue 0 and waits as
  * hx_blk_request does. `status` (may be 0) is the byte the chain's status descriptor names: set
- * to HX_NO_STATUS first, and returned (HX_NO_STATUS when 0); -1 when no used element came.
- * hx_blk_used_len as there. */
+ * to HX_NO_STATUS first, and returned (HX_NO_STATUS when 0); -1 when no used element came
+ * (it waits up to 8 x HX_WAIT, less once DEVICE_NEEDS_RESET is set). hx_blk_used_len as there. */
 int hx_blk_submit(uint64_t base, struct hq *q, uint16_t head, volatile uint8_t *status);
 /* A plain read of sector 0 on an open queue, no reset: whether it answers OK with "MOATDISK". */
 bool hx_blk_reads(uint64_t base, struct hq *q);
