@@ -157,8 +157,12 @@ Result<base::UniqueFd> root_image(const std::string& rootfs, const std::string& 
         std::error_code ec;
         std::filesystem::create_directories(cache, ec);
         if (ec) return fail_with(Errc::Io, "the image cache '" + cache + "': " + ec.message());
+        // Images hold every file of the containers' roots, some kept from their own users: the
+        // cache is root's alone, whatever the umask made it (or an older moat-oci did).
+        if (::chmod(cache.c_str(), 0700) != 0) return fail_errno_in("the image cache '" + cache + "'");
     }
     MOAT_TRY(make_erofs(rootfs, image));
+    if (::chmod(image.c_str(), 0600) != 0) return fail_errno_in("the root image '" + image + "'");
     base::UniqueFd fd(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return fail_errno_in("the root image '" + image + "'");
     if (key) trim_cache(cache, cache_max, image);
