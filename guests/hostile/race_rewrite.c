@@ -19,19 +19,20 @@ static volatile uint64_t rewrites;
 
 static void rewriter(void)
 {
-	static const uint64_t addrs[] = { 0, 0x1000000000ull, 0xfffffffffffff000ull };
-	static const uint32_t lens[] = { SECTOR, 4096, 0xffffffffu };
-	static const uint32_t types[] = { BLK_T_IN, BLK_T_OUT, 0x7fffffff };
-	const uint64_t sectors[] = { 0, 2047, 1ull << 63 };
+	/* Each field valid about half the time or more, so that some snapshots are whole requests. */
+	static const uint64_t addrs[] = { 0, 0, 0x1000000000ull, 0xfffffffffffff000ull };
+	static const uint32_t lens[] = { SECTOR, 4096, SECTOR, 0xffffffffu };
+	static const uint32_t types[] = { BLK_T_IN, BLK_T_IN, BLK_T_OUT, 0x7fffffff };
+	const uint64_t sectors[] = { 0, 2047, 0, 1ull << 63 };
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	while (!stop) {
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
 		uint32_t r = (uint32_t)(x >> 33);
-		q.desc[1].addr = addrs[r % 3] ? addrs[r % 3] : HX_ADDR(area[1]);
-		q.desc[1].len = lens[(r / 3) % 3];
-		q.desc[1].flags = (r & (1u << 20)) ? VQ_F_NEXT : VQ_F_NEXT | VQ_F_WRITE;
-		hdr.type = types[(r / 9) % 3];
-		hdr.sector = sectors[(r / 27) % 3];
+		q.desc[1].addr = addrs[r % 4] ? addrs[r % 4] : HX_ADDR(area[1]);
+		q.desc[1].len = lens[(r / 4) % 4];
+		q.desc[1].flags = (r & (3u << 20)) ? VQ_F_NEXT | VQ_F_WRITE : VQ_F_NEXT;
+		hdr.type = types[(r / 16) % 4];
+		hdr.sector = sectors[(r / 64) % 4];
 		rewrites++;
 		__asm__ volatile("" ::: "memory"); /* each store happens, in the loop */
 	}
