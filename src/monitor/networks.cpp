@@ -34,14 +34,25 @@ std::string ifname(const char* prefix, const std::string& state, std::string_vie
     return buf;
 }
 
-// /proc/sys/net/<family>/conf/<ifname>/<key> = value.
-Result<void> sysctl(const std::string& family, const std::string& name, const char* key, const char* value)
+// Writes `value` to a kernel knob under /proc/sys or /sys.
+Result<void> write_knob(const std::string& path, const char* value)
 {
-    const std::string path = "/proc/sys/net/" + family + "/conf/" + name + "/" + key;
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     const std::size_t n = std::strlen(value);
     if (!fd.valid() || ::write(fd.get(), value, n) != static_cast<ssize_t>(n)) return fail_errno_in(path);
     return {};
+}
+
+// /proc/sys/net/<family>/conf/<ifname>/<key> = value.
+Result<void> sysctl(const std::string& family, const std::string& name, const char* key, const char* value)
+{
+    return write_knob("/proc/sys/net/" + family + "/conf/" + name + "/" + key, value);
+}
+
+// /sys/class/net/<bridge>/bridge/<key> = value.
+Result<void> bridge_option(const std::string& bridge, const char* key, const char* value)
+{
+    return write_knob("/sys/class/net/" + bridge + "/bridge/" + key, value);
 }
 
 std::string gateway_word(const policy::NetworkSpec& net) { return net.host ? base::format_ipv4(*net.host) : ""; }
@@ -97,6 +108,9 @@ Result<void> System::open_bridge(const policy::NetworkSpec& net, const std::stri
     MOAT_TRY(sysctl("ipv4", bridge, "forwarding", "0"));
     MOAT_TRY(sysctl("ipv4", bridge, "rp_filter", "1"));
     MOAT_TRY(sysctl("ipv4", bridge, "arp_ignore", net.host ? "1" : "8"));
+    // A snooping bridge joins the multicast router discovery group and reports it (IGMP) to
+    // every port: the host would speak on a network it has no address on.
+    MOAT_TRY(bridge_option(bridge, "multicast_snooping", "0"));
     if (net.host) MOAT_TRY(m_rtnl->add_ipv4(bridge, *net.host, net.subnet.prefix));
     MOAT_TRY(m_rtnl->set_up(bridge));
     if (net.uplink) {
@@ -129,6 +143,9 @@ Result<void> System::open_networks()
             auto fd = protocol::open_tap(tap);
             if (!fd) return fail(fd.error().in("vm " + v.spec->name + ", network " + r.network));
             MOAT_TRY(m_rtnl->set_master(tap, bridges[r.index]));
+            // A port's own IPv6 would send duplicate address detection and MLD reports from its
+            // link-local address into the network: off, like the bridge's.
+            MOAT_TRY(sysctl("ipv6", tap, "disable_ipv6", "1"));
             MOAT_TRY(m_rtnl->set_up(tap));
             if (!audit("network.tap", {{"vm", std::string_view(v.spec->name)},
                                        {"network", std::string_view(r.network)},
