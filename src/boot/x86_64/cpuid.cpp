@@ -45,6 +45,7 @@ void filter_leaf1(kvm_cpuid_entry2& e, std::uint32_t index, std::uint32_t count)
     e.ebx = with_field(e.ebx, 16, 0xff, count);
     e.ebx = with_field(e.ebx, 24, 0xff, index);
     e.ecx |= k_cpuid_leaf1_ecx_hypervisor;
+    e.ecx &= ~k_cpuid_leaf1_ecx_vmx;
     // HTT says EBX[23:16] is valid; Linux reads siblings from it only when set.
     if (count > 1)
         e.edx |= k_cpuid_leaf1_edx_htt;
@@ -107,6 +108,7 @@ void filter_cpuid(std::vector<kvm_cpuid_entry2>& entries, std::uint32_t vcpu_ind
             if (vendor == Vendor::Intel) filter_leaf4(e, vcpu_count);
             break;
         case 0x80000001:
+            e.ecx &= ~k_cpuid_ext1_ecx_svm;
             // APM: CmpLegacy set with HTT means the logical processors are cores, not threads.
             if (amd) {
                 if (vcpu_count > 1)

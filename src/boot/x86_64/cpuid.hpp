@@ -17,12 +17,16 @@ inline constexpr std::uint32_t k_max_vcpus = 255;
 inline constexpr std::uint32_t k_cpuid_leaf1_ecx_hypervisor = 1u << 31;
 inline constexpr std::uint32_t k_cpuid_leaf1_edx_htt = 1u << 28;
 inline constexpr std::uint32_t k_cpuid_ext1_ecx_cmp_legacy = 1u << 1;
+// Hardware virtualization: KVM lets a guest enable VMX or SVM only when its CPUID has them,
+// and moat never offers them: a guest does not reach KVM's nested virtualization.
+inline constexpr std::uint32_t k_cpuid_leaf1_ecx_vmx = 1u << 5;
+inline constexpr std::uint32_t k_cpuid_ext1_ecx_svm = 1u << 2;
 inline constexpr std::uint32_t k_topology_level_smt = 1;
 inline constexpr std::uint32_t k_topology_level_core = 2;
 
 // Rewrites `entries` (from KVM_GET_SUPPORTED_CPUID) for vCPU `vcpu_index` of `vcpu_count`:
 //  - leaf 1: EBX initial APIC id, logical processor count, CLFLUSH line size 64; ECX
-//    hypervisor bit; EDX HTT set iff vcpu_count > 1;
+//    hypervisor bit set, VMX clear; EDX HTT set iff vcpu_count > 1; 0x80000001 ECX SVM clear;
 //  - leaves 0xB and 0x1F (only if present): replaced by SMT (1 thread), Core (vcpu_count
 //    logical processors) and an invalid terminating level, EDX the x2APIC id;
 //  - Intel leaf 4: cores per package = vcpu_count; L1/L2 per core, L3+ shared by all;

@@ -82,6 +82,21 @@ TEST(Cpuid, Leaf1CarriesApicIdCountAndHypervisorBit)
     EXPECT_EQ(l1->eax, 0x906eau);
 }
 
+TEST(Cpuid, NoHardwareVirtualizationForTheGuest)
+{
+    for (auto v : {intel(), amd()}) {
+        for (auto& e : v) {
+            if (e.function == 1) e.ecx |= k_cpuid_leaf1_ecx_vmx;
+            if (e.function == 0x80000001) e.ecx |= k_cpuid_ext1_ecx_svm | k_cpuid_ext1_ecx_cmp_legacy;
+        }
+        filter_cpuid(v, 0, 2);
+        EXPECT_FALSE(find(v, 1)->ecx & k_cpuid_leaf1_ecx_vmx);
+        if (const auto* e = find(v, 0x80000001)) {
+            EXPECT_FALSE(e->ecx & k_cpuid_ext1_ecx_svm);
+        }
+    }
+}
+
 TEST(Cpuid, SingleVcpuHasNoHtt)
 {
     auto v = intel();

@@ -253,13 +253,14 @@ void VsockDevice::put_rx(const Header& h, std::uint32_t payload)
     const VsockHdr raw = encode(h);
     const ChainBuffers b = std::move(*m_rx);
     m_rx.reset();
+    std::uint32_t written = static_cast<std::uint32_t>(k_hdr) + payload;
     if (!copy_to_chain(*m_mem, b, 0, std::as_bytes(std::span(&raw, 1)))) {
         ++m_dropped;  // a buffer outside guest memory: returned empty, the packet lost
-        payload = 0;
+        written = 0;  // the used length says what was written: nothing
         MOAT_LOG_RATELIMITED(Warn, "virtio-vsock: receive buffer outside guest memory");
         m_notifier->guest_fault();
     }
-    if (!m_rxq->add_used(b.head, static_cast<std::uint32_t>(k_hdr) + payload)) {
+    if (!m_rxq->add_used(b.head, written)) {
         queue_fault();
         return;
     }
