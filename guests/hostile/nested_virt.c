@@ -4,10 +4,10 @@
  * reaches KVM's nested-virtualization emulation (arch/x86/kvm/svm/nested.c, vmx/nested.c),
  * one of KVM's largest and most bug-prone surfaces: CVE-2021-29657 (nSVM double fetch, a guest
  * escape), CVE-2021-3653 and CVE-2021-3656 (nSVM int_ctl and virt_ext not checked), CVE-2023-30456
- * (nVMX CR0/CR4 checks). moat passes KVM_GET_SUPPORTED_CPUID to the guest with the topology
- * rewritten (src/boot/x86_64/cpuid.cpp) and does not clear VMX or SVM, so whether the guest can
- * reach nested virtualization depends on the host's kvm module (nested=1 is its default).
- * Expected of a security kernel's guest: neither bit, EFER.SVME refused with #GP. */
+ * (nVMX CR0/CR4 checks). KVM_GET_SUPPORTED_CPUID offers VMX or SVM whenever the host's kvm
+ * module has nested=1 (its default); moat clears both from the guest's CPUID
+ * (src/boot/x86_64/cpuid.cpp filter_cpuid, since this case found them there), and KVM then
+ * refuses EFER.SVME. Expected: neither bit, EFER.SVME refused with #GP. */
 #include "platform.h"
 
 #define MSR_EFER 0xc0000080u

@@ -19,6 +19,8 @@ static void hammer(uint64_t base, uint32_t seed)
 {
 	static const uint32_t status[] = { 0, 1, 3, 0xb, 0xf, 0x80, 0xffffffff, 0x40, 0x7, 0x4 };
 	for (uint32_t i = 0; i < ROUNDS; i++) {
+		if (!seed && i % 4000 == 0)
+			hx_note("boot vCPU round", i); /* where a failing run stopped */
 		uint32_t x = i * 2654435761u + seed;
 		hx_w(base, VM_STATUS, status[x % 10]);
 		hx_w(base, VM_DRIVER_FEATURES_SEL, x >> 31);
@@ -56,9 +58,11 @@ void guest_main(uint64_t zero_page)
 		hx_verdict(false, "no second vCPU to race with");
 	blk = base;
 	hammer(base, 0);
+	rt_print("the boot vCPU finished its rounds\n");
 	start = rdtsc();
-	while (!__atomic_load_n(&ap_done, __ATOMIC_SEQ_CST) && rdtsc() - start < (1ull << 37))
+	while (!__atomic_load_n(&ap_done, __ATOMIC_SEQ_CST) && rdtsc() - start < (1ull << 38))
 		cpu_relax();
+	rt_print(ap_done ? "the second vCPU finished its rounds\n" : "the second vCPU did not finish\n");
 	hx_note("status after the storm", hx_status(base));
 	bool ok = rt_check(ap_done, "both vCPUs finished their rounds");
 	ok = hx_blk_recovers(zero_page) && ok;
