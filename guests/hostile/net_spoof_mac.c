@@ -5,9 +5,9 @@
  * §5.1.4 (the mac field is the device's), the class of ARP/MAC spoofing between tenants on a
  * shared bridge (and QEMU's missing source check, which needs ebtables). moat fixes the MAC in
  * the monitor, ignores config writes, and drops and counts a frame from another source
- * (src/virtio/net/net_device.cpp transmit, a rate-limited warning); nothing is audited, so the
- * guest sees only that the config MAC stayed and every chain came back. Expected: that, and no
- * reset; moat's log says frames from another source MAC were dropped. */
+ * (src/virtio/net/net_device.cpp transmit, a rate-limited warning) as a guest fault, audited
+ * (vm.device_fault); the guest sees only that the config MAC stayed and every chain came back.
+ * Expected: that, and no reset; the audit log counts the dropped frames. */
 #include "platform.h"
 
 static struct pnet n;
