@@ -287,7 +287,7 @@ inline host_ready(q)
 	fi
 }
 
-/* models src/virtio/mmio.cpp MmioTransport::Notifier::device_needs_reset 5e1b4f9b3ccc */
+/* models src/virtio/mmio.cpp MmioTransport::Notifier::device_needs_reset 3942030e1a18 */
 #define raises_config (m_status & VIRTIO_CONFIG_S_DRIVER_OK) /* in src/virtio/mmio.cpp MmioTransport::Notifier::device_needs_reset */
 inline device_needs_reset()
 {

@@ -30,7 +30,11 @@ static bool stops(uint64_t zero_page, uint16_t ahead)
 	barrier();
 	hx_w(base, VM_QUEUE_NOTIFY, 0);
 	bool stopped = wait_needs_reset(base);
-	uint32_t isr = hx_r(base, VM_INTERRUPT_STATUS);
+	/* The device sets DEVICE_NEEDS_RESET first and then raises the interrupt (so that a driver
+	 * woken by it finds the bit): a guest polling the status may read ISR in between. */
+	uint32_t isr = 0;
+	for (uint64_t i = 0; i < HX_WAIT && !((isr = hx_r(base, VM_INTERRUPT_STATUS)) & 2); i++)
+		cpu_relax();
 	hx_w(base, VM_QUEUE_NOTIFY, 0);
 	rt_spin(100000);
 	rt_print("avail idx ");

@@ -46,11 +46,11 @@ void MmioTransport::Notifier::notify_config_change()
 void MmioTransport::Notifier::device_needs_reset()
 {
     if (m_t.m_needs_reset.exchange(true, std::memory_order_acq_rel)) return;
+    // §2.1.2: after DRIVER_OK, a device setting DEVICE_NEEDS_RESET sends a config change
+    // notification so the driver notices (the bit first, so that the interrupt finds it).
+    if (m_t.m_status.load(std::memory_order_acquire) & VIRTIO_CONFIG_S_DRIVER_OK) m_t.raise(VIRTIO_MMIO_INT_CONFIG);
     m_t.guest_fault();
     MOAT_LOG_RATELIMITED(Warn, "virtio-mmio: device %u needs reset after a guest fault", m_t.m_device->device_id());
-    // §2.1.2: after DRIVER_OK, a device setting DEVICE_NEEDS_RESET sends a config change
-    // notification so the driver notices.
-    if (m_t.m_status.load(std::memory_order_acquire) & VIRTIO_CONFIG_S_DRIVER_OK) m_t.raise(VIRTIO_MMIO_INT_CONFIG);
 }
 
 bool MmioTransport::Notifier::poll_later(std::uint32_t queue, std::chrono::microseconds delay)
