@@ -24,6 +24,7 @@ public:
     void notify_used() override {}
     void notify_config_change() override {}
     void device_needs_reset() override {}
+    void guest_fault() override {}
     bool poll_later(std::uint32_t, std::chrono::microseconds) override { return true; }
 };
 

@@ -96,6 +96,7 @@ public:
     void notify_used() override { ++used; }
     void notify_config_change() override {}
     void device_needs_reset() override { ++needs_reset; }
+    void guest_fault() override {}
     bool poll_later(std::uint32_t q, std::chrono::microseconds) override
     {
         check(q == k_rx_queue || q == k_tx_queue, "poll_later for a queue the device does not have");
