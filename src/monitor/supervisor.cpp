@@ -101,6 +101,12 @@ protocol::VmLaunch launch_for(const policy::VmSpec& spec, const SystemOptions& o
     return l;
 }
 
+// A report's count as the audit log writes it (a signed 64-bit field).
+std::int64_t audit_count(const protocol::Report& r)
+{
+    return static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
+}
+
 }  // namespace
 
 pid_t System::fork_vm_process(const Vm& v, int their_sock)
@@ -296,7 +302,7 @@ void System::on_vm_report(std::uint32_t index)
     }
     if (n == static_cast<ssize_t>(sizeof r) && r.kind == static_cast<std::uint32_t>(protocol::ReportKind::ConsoleDropped) &&
         r.count != 0 && r.item == 0 && r.cid == 0) {
-        const auto bytes = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
+        const auto bytes = audit_count(r);
         audit("vm.console_dropped", {{"vm", std::string_view(v.spec->name)},
                                      {"bytes", bytes},
                                      {"budget", static_cast<std::int64_t>(v.spec->console_max)}});
@@ -315,7 +321,7 @@ void System::on_vm_report(std::uint32_t index)
         return;
     }
     const std::string& volume = disks[r.item].volume;
-    const auto count = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
+    const auto count = audit_count(r);
     audit("vm.denied_write", {{"vm", std::string_view(v.spec->name)},
                               {"volume", std::string_view(volume)},
                               {"count", count},
@@ -329,7 +335,7 @@ void System::on_vm_report(std::uint32_t index)
 // most one report a second; the CID and port are the last one's.
 void System::on_refused_connection(const Vm& v, const protocol::Report& r)
 {
-    const auto count = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
+    const auto count = audit_count(r);
     audit("vm.refused_connection", {{"vm", std::string_view(v.spec->name)},
                                     {"count", count},
                                     {"cid", static_cast<std::int64_t>(r.cid)},
@@ -343,7 +349,7 @@ void System::on_refused_connection(const Vm& v, const protocol::Report& r)
 // or stopped): at most one report a minute.
 void System::on_device_fault(const Vm& v, const protocol::Report& r)
 {
-    const auto count = static_cast<std::int64_t>(std::min<std::uint64_t>(r.count, INT64_MAX));
+    const auto count = audit_count(r);
     const std::string device = r.item == 1 ? "virtio-net" : r.item == 2 ? "virtio-blk" : r.item == 19 ? "virtio-vsock"
                                                                                       : "virtio device " + std::to_string(r.item);
     audit("vm.device_fault", {{"vm", std::string_view(v.spec->name)},
