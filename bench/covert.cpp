@@ -226,20 +226,34 @@ void print(const Config& c, const Measured& r)
     std::fflush(stdout);
 }
 
-// The claim `make test` checks, with wide margins (a loaded machine only blurs the timing):
-// at 20 ms a bit, the high side's reading is plain to the low side of a direct channel, and
-// hidden from the low side of a pump capped at 1 MiB/s, whose writes complete on the pump's
-// schedule (the pump's buffer needs a second at that rate to fill).
+// The claim `make test` checks, with wide margins: at 20 ms a bit, the high side's reading is
+// plain to the low side of a direct channel, and hidden from the low side of a pump capped at
+// 1 MiB/s, whose writes complete on the pump's schedule (the pump's buffer needs a second at that
+// rate to fill). The direct run is the experiment's control: a busy machine blurs the timing,
+// which would make the pump look better than it is, so a pump figure counts only from a pair whose
+// control read the bits. A pair whose control failed is run again (new seed), at most five times.
 int check()
 {
-    Config direct{false, 0, 20, 288, 7}, pump{true, 1 << 20, 20, 288, 7};
-    const Measured d = run(direct), p = run(pump);
-    print(direct, d);
-    print(pump, p);
-    bool ok = true;
-    if (d.error > 0.1) ok = false, std::fprintf(stderr, "covert: the direct channel's error is %.3f, over 0.1\n", d.error);
-    if (p.error < 0.3) ok = false, std::fprintf(stderr, "covert: the pump's error is %.3f, under 0.3\n", p.error);
-    return ok ? 0 : 1;
+    constexpr int k_attempts = 5;
+    for (int attempt = 0; attempt < k_attempts; ++attempt) {
+        const std::uint64_t seed = 7 + attempt;
+        Config direct{false, 0, 20, 288, seed}, pump{true, 1 << 20, 20, 288, seed};
+        const Measured d = run(direct), p = run(pump);
+        print(direct, d);
+        print(pump, p);
+        if (d.error > 0.1) {
+            std::fprintf(stderr, "covert: the direct channel's error is %.3f, over 0.1: the machine is too busy "
+                                 "for the control to read the bits; this pair does not count\n", d.error);
+            continue;
+        }
+        if (p.error < 0.3) {
+            std::fprintf(stderr, "covert: the pump's error is %.3f, under 0.3\n", p.error);
+            return 1;
+        }
+        return 0;
+    }
+    std::fprintf(stderr, "covert: no pair in %d had a working control\n", k_attempts);
+    return 1;
 }
 
 }  // namespace
