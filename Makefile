@@ -33,7 +33,7 @@ fuzz-build: deps
 fuzz-smoke: fuzz-build
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
 
-# A campaign (fuzz/campaign): FUZZ_SECONDS per target on one core (default 1800, the campaign of
+# A campaign (fuzz/campaign): FUZZ_SECONDS of CPU time per target on one core (default 1800, the campaign of
 # docs/fuzzing.md), FUZZ_TARGETS to choose (default all), FUZZ_UPDATE=1 to replace the committed
 # seeds with the minimised corpus. Results in $(FUZZ_BUILD)/campaign/results.jsonl.
 FUZZ_SECONDS ?= 1800
